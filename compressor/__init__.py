@@ -1,0 +1,7 @@
+"""compressor: schedule-driven neural-network compression for PyTorch."""
+
+import torch  # noqa: F401  (loads libtorch before the extension that links it)
+
+from . import _C  # noqa: F401  (registers torch.ops.compressor.*)
+
+__version__ = _C.version()
