@@ -1,0 +1,184 @@
+"""Magnitude pruners: one config dataclass per schedule ``type``, one runtime class.
+
+Schedule types (the ``type`` key of an entry under ``pruners:``):
+
+``magnitude``    fixed sparsity; one active epoch makes it one-shot, several re-rank.
+``agp``          Zhu & Gupta's cubic ramp from ``initial_sparsity`` to ``final_sparsity``.
+``polynomial``   the same ramp with a configurable ``power``.
+``iterative``    ``step`` more sparsity on each active epoch until ``final_sparsity``;
+                 the policy's ``frequency`` is the number of fine-tuning epochs between.
+
+``scope: layer`` prunes each matched tensor to the target on its own; ``scope: global``
+ranks all matched tensors together, so layers end up with different sparsities.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal, Sequence
+
+import torch
+from torch import nn
+
+from .. import ops
+from ..patterns import resolve
+from ..schedule.fields import Located, option
+from ..schedule.problems import Problems
+from . import sparsity_schedules
+
+SPARSITY = {"min": 0.0, "max": 1.0, "max_exclusive": True}
+
+
+@dataclasses.dataclass(kw_only=True)
+class PrunerConfig(Located):
+    weights: list[str] | dict[str, float] = option(
+        doc="parameter-name patterns (glob; `re:` for a regex); for `magnitude` also "
+            "a mapping pattern → sparsity")
+    scope: Literal["layer", "global"] = option(
+        "layer", doc="`layer`: each tensor to the target; `global`: rank all matched tensors together")
+
+    def check(self, key: str, problems: Problems) -> None:
+        """Cross-field checks beyond types and bounds."""
+        if isinstance(self.weights, dict):
+            problems.add(self.line_of("weights"), f"{key}.weights",
+                         "a pattern → sparsity mapping is only valid for type 'magnitude'; "
+                         "give a list of patterns")
+        elif not self.weights:
+            problems.add(self.line_of("weights"), f"{key}.weights", "must name at least one pattern")
+
+    def target(self, epoch: int, active: Sequence[int]) -> float:
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(kw_only=True)
+class MagnitudeConfig(PrunerConfig):
+    sparsity: float | None = option(
+        None, **SPARSITY, doc="fixed fraction of weights to zero (required with a list of patterns)")
+
+    def check(self, key: str, problems: Problems) -> None:
+        line = self.line_of("weights")
+        if isinstance(self.weights, dict):
+            if not self.weights:
+                problems.add(line, f"{key}.weights", "must name at least one pattern")
+            if self.sparsity is not None:
+                problems.add(self.line_of("sparsity"), f"{key}.sparsity",
+                             "give either `sparsity` with a list of patterns, or a mapping "
+                             "pattern → sparsity under `weights`, not both")
+            if self.scope == "global":
+                problems.add(self.line_of("scope"), f"{key}.scope",
+                             "`global` ranks all tensors to one target; it needs a list of "
+                             "patterns and one `sparsity`")
+            for pattern, level in self.weights.items():
+                if not 0.0 <= level < 1.0:
+                    problems.add(line, f"{key}.weights.{pattern}",
+                                 f"sparsity must be in [0, 1), got {level}")
+        else:
+            super().check(key, problems)
+            if self.sparsity is None:
+                problems.add(self.line_of("weights"), f"{key}.sparsity", "missing required key")
+
+    def target(self, epoch: int, active: Sequence[int]) -> float:
+        return float(self.sparsity or 0.0)
+
+
+@dataclasses.dataclass(kw_only=True)
+class AGPConfig(PrunerConfig):
+    initial_sparsity: float = option(0.0, **SPARSITY, doc="sparsity at the first active epoch")
+    final_sparsity: float = option(**SPARSITY, doc="sparsity at the last active epoch and after")
+    power = 3.0
+
+    def check(self, key: str, problems: Problems) -> None:
+        super().check(key, problems)
+        if self.initial_sparsity > self.final_sparsity:
+            problems.add(self.line_of("initial_sparsity"), f"{key}.initial_sparsity",
+                         f"must not exceed final_sparsity ({self.final_sparsity})")
+
+    def target(self, epoch: int, active: Sequence[int]) -> float:
+        return sparsity_schedules.polynomial(epoch, active, self.initial_sparsity,
+                                             self.final_sparsity, self.power)
+
+
+@dataclasses.dataclass(kw_only=True)
+class PolynomialConfig(AGPConfig):
+    power: float = option(3.0, min=0.0, min_exclusive=True,
+                          doc="exponent of the decay (3 = AGP, 1 = linear)")
+
+
+@dataclasses.dataclass(kw_only=True)
+class IterativeConfig(PrunerConfig):
+    step: float = option(min=0.0, max=1.0, min_exclusive=True, max_exclusive=True,
+                         doc="sparsity added on each active epoch")
+    final_sparsity: float = option(**SPARSITY, doc="where the steps stop")
+
+    def target(self, epoch: int, active: Sequence[int]) -> float:
+        return sparsity_schedules.iterative(epoch, active, self.step, self.final_sparsity)
+
+    def steps_needed(self) -> int:
+        return sparsity_schedules.iterative_steps_needed(self.step, self.final_sparsity)
+
+
+PRUNER_TYPES: dict[str, type[PrunerConfig]] = {
+    "magnitude": MagnitudeConfig,
+    "agp": AGPConfig,
+    "polynomial": PolynomialConfig,
+    "iterative": IterativeConfig,
+}
+
+
+def resolve_weights(config: PrunerConfig, key: str, params: dict[str, nn.Parameter],
+                    problems: Problems) -> dict[str, str]:
+    """Map each matched parameter name to the pattern that chose it.
+
+    A pattern that matches nothing, or two patterns of a mapping that choose the same
+    tensor, are problems at the pattern's line.
+    """
+    line = config.line_of("weights")
+    by_pattern, errors = resolve(config.weights, params)
+    for message in errors:
+        problems.add(line, f"{key}.weights", message)
+    chosen: dict[str, str] = {}
+    for pattern, names in by_pattern.items():
+        for name in names:
+            if name in chosen and isinstance(config.weights, dict):
+                problems.add(line, f"{key}.weights",
+                             f"patterns {chosen[name]!r} and {pattern!r} both choose {name!r}")
+            chosen.setdefault(name, pattern)
+    return chosen
+
+
+class Pruner:
+    """A configured magnitude pruner bound to the model's parameters."""
+
+    def __init__(self, name: str, config: PrunerConfig, chosen: dict[str, str],
+                 params: dict[str, nn.Parameter]) -> None:
+        self.name = name
+        self.config = config
+        self.param_names = list(chosen)
+        self._params = [params[n] for n in self.param_names]
+        self._fixed_levels = (
+            {n: float(config.weights[p]) for n, p in chosen.items()}
+            if isinstance(config.weights, dict) else None)
+
+    def targets(self, epoch: int, active: Sequence[int]) -> dict[str, float]:
+        """Target sparsity per parameter at ``epoch``."""
+        if self._fixed_levels is not None:
+            return dict(self._fixed_levels)
+        level = self.config.target(epoch, active)
+        return {n: level for n in self.param_names}
+
+    @torch.no_grad()
+    def compute_masks(self, epoch: int, active: Sequence[int]) -> dict[str, torch.Tensor]:
+        """Masks (True = keep) that reach this epoch's targets by |w|."""
+        targets = self.targets(epoch, active)
+        if self.config.scope == "global":
+            level = targets[self.param_names[0]]
+            masks = ops.global_magnitude_masks([p.detach() for p in self._params], level)
+            return dict(zip(self.param_names, masks))
+        return {n: ops.magnitude_mask(p.detach(), targets[n])
+                for n, p in zip(self.param_names, self._params)}
+
+
+def build_pruner(name: str, config: PrunerConfig, key: str, params: dict[str, nn.Parameter],
+                 problems: Problems) -> Pruner | None:
+    chosen = resolve_weights(config, key, params, problems)
+    return Pruner(name, config, chosen, params) if chosen else None

@@ -1,0 +1,102 @@
+"""report.json (machine-readable) and report.md (for people) for a finished run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__, _C
+from .sparsity import summarize
+
+
+def build_report(run: Any, final: dict, final_checkpoint: Path) -> dict:
+    scheduler = run.scheduler
+    targeted = scheduler.targeted
+    levels = scheduler.target_levels(max(run.training.epochs - 1, 0))
+    stats = summarize(run.model, targeted)
+    for name, layer in stats["layers"].items():
+        layer["pruned"] = name in targeted
+        if name in levels:
+            layer["target"] = levels[name]
+    return {
+        "compressor_version": __version__,
+        "schedule": run.schedule.path,
+        "model": {"arch": run.schedule.model.arch, "params": stats["params"],
+                  "nonzero_params": stats["nonzero_params"]},
+        "data": {"dataset": run.schedule.data.dataset, "train_samples": len(run.train_split.labels),
+                 "test_samples": len(run.test_split.labels)},
+        "dense": run.dense_metrics,
+        "final": final,
+        "sparsity": {k: stats[k] for k in ("total", "weights", "targeted", "layers")},
+        "pruners": {name: {"type": run.schedule.pruners[name].type,
+                           "scope": pruner.config.scope, "params": pruner.param_names}
+                    for name, pruner in scheduler.pruners.items()},
+        "epochs": run.history,
+        "checkpoint": str(final_checkpoint),
+        "timing": run.timing,
+        "environment": {"torch": torch.__version__, "python": platform.python_version(),
+                        "threads": torch.get_num_threads(), "device": str(run.device),
+                        "cpu_isa": _C.cpu_isa(), "seed": run.seed},
+    }
+
+
+def _pct(x: float) -> str:
+    return f"{100.0 * x:.2f}%"
+
+
+def render_markdown(report: dict) -> str:
+    dense, final, sp = report["dense"], report["final"], report["sparsity"]
+    lines = [
+        f"# Compression report: {report['model']['arch']} on {report['data']['dataset']}",
+        "",
+        f"Schedule: `{report['schedule']}`  ",
+        f"Final checkpoint: `{report['checkpoint']}`",
+        "",
+        "| | top-1 | top-5 | loss |",
+        "|---|---:|---:|---:|",
+        f"| dense | {dense['top1']:.2f}% | {dense['top5']:.2f}% | {dense['loss']:.4f} |",
+        f"| final | {final['top1']:.2f}% | {final['top5']:.2f}% | {final['loss']:.4f} |",
+        "",
+        f"Sparsity: {_pct(sp['total'])} of all {report['model']['params']:,} parameters, "
+        f"{_pct(sp['weights'])} of weight tensors (dim ≥ 2), {_pct(sp['targeted'])} of pruned tensors.",
+        "",
+        "## Per-layer sparsity",
+        "",
+        "| parameter | shape | params | non-zero | sparsity | target |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, layer in sp["layers"].items():
+        if not layer["pruned"] and len(layer["shape"]) < 2:
+            continue
+        target = _pct(layer["target"]) if "target" in layer else "—"
+        shape = "×".join(map(str, layer["shape"]))
+        lines.append(f"| `{name}` | {shape} | {layer['numel']:,} | {layer['nnz']:,} | "
+                     f"{_pct(layer['sparsity'])} | {target} |")
+    lines += ["", "## Epochs", "", "| phase | epoch | lr | loss | top-1 | target sparsity | sparsity |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for e in report["epochs"]:
+        s = e.get("sparsity")
+        lines.append(f"| {e['phase']} | {e['epoch']} | {e['lr']:.3g} | {e['loss']:.4f} | {e['top1']:.2f}% | "
+                     f"{_pct(s['target']) if s else '—'} | {_pct(s['actual']) if s else '—'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def write_report(run: Any, final: dict, final_checkpoint: Path) -> dict:
+    report = build_report(run, final, final_checkpoint)
+    run.out.mkdir(parents=True, exist_ok=True)
+    _write_atomic(run.out / "report.json", json.dumps(report, indent=2) + "\n")
+    _write_atomic(run.out / "report.md", render_markdown(report))
+    return report

@@ -1,0 +1,81 @@
+"""The sections of a schedule file, as dataclasses (see README "Schedule reference")."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .fields import Located, extra_options, option
+
+
+@dataclasses.dataclass(kw_only=True)
+class ModelSection(Located):
+    arch: str = option(doc="`mnist_net`, `resnet18`, or any torchvision classification model")
+    checkpoint: str | None = option(
+        None, doc="dense weights to start from (a compressor checkpoint); without it the model "
+                  "is trained from scratch for `training.dense_epochs`")
+    options: dict[str, Any] = option(default_factory=dict, doc="extra arguments for the model builder")
+
+
+@dataclasses.dataclass(kw_only=True)
+class DataSection(Located):
+    dataset: str = option(doc="`fashion_mnist`, `mnist`, `cifar10` or `synthetic`")
+    dir: str | None = option(None, doc="directory holding the files (overridden by --data-dir)")
+    augment: bool = option(False, doc="random crop + horizontal flip while training")
+    train_samples: int | None = option(None, min=1, doc="use only the first N training samples")
+    test_samples: int | None = option(None, min=1, doc="use only the first N test samples")
+
+
+@dataclasses.dataclass(kw_only=True)
+class OptimizerSection(Located):
+    type: str = option("SGD", doc="any torch.optim class name")
+    kwargs: dict[str, Any] = extra_options("passed to the optimizer (lr, momentum, weight_decay, ...)")
+
+
+@dataclasses.dataclass(kw_only=True)
+class TrainingSection(Located):
+    epochs: int = option(min=0, doc="epochs of the compression phase (policies count these)")
+    dense_epochs: int = option(0, min=0, doc="epochs of dense training first, when no "
+                                             "`model.checkpoint` is given")
+    batch_size: int = option(64, min=1)
+    eval_batch_size: int = option(1000, min=1)
+    max_batches_per_epoch: int | None = option(None, min=1, doc="cap on training batches per "
+                                                             "epoch (quick runs)")
+    optimizer: OptimizerSection = option(default_factory=OptimizerSection,
+                                         doc="optimizer used in both phases")
+
+
+@dataclasses.dataclass(kw_only=True)
+class LRSchedulerConfig(Located):
+    kwargs: dict[str, Any] = extra_options("passed to the torch.optim.lr_scheduler class")
+
+
+@dataclasses.dataclass(kw_only=True)
+class PolicySection(Located):
+    pruner: str | None = option(None, doc="name of an entry under `pruners`")
+    regularizer: str | None = option(None, doc="name of an entry under `regularizers`")
+    lr_scheduler: str | None = option(None, doc="name of an entry under `lr_schedulers`")
+    extension: str | None = option(None, doc="name of an entry under `extensions`")
+    starting_epoch: int | None = option(None, min=0, doc="first epoch (default 0)")
+    ending_epoch: int | None = option(None, min=1, doc="epoch after the last (default: training.epochs)")
+    frequency: int | None = option(None, min=1, doc="run every N epochs in the window (default 1)")
+    epochs: list[int] | None = option(None, doc="explicit epochs instead of a window")
+
+    KINDS = ("pruner", "regularizer", "lr_scheduler", "extension")
+
+    @property
+    def kind(self) -> str | None:
+        named = [k for k in self.KINDS if getattr(self, k) is not None]
+        return named[0] if len(named) == 1 else None
+
+    @property
+    def instance(self) -> str:
+        return getattr(self, self.kind or "pruner") or ""
+
+    def active_epochs(self, total_epochs: int) -> list[int]:
+        """Epochs (0-based, of the compression phase) on which the policy runs."""
+        if self.epochs is not None:
+            return sorted(set(self.epochs))
+        start = self.starting_epoch or 0
+        end = total_epochs if self.ending_epoch is None else self.ending_epoch
+        return list(range(start, end, self.frequency or 1))
