@@ -1,0 +1,96 @@
+"""Writers of small data files in the real on-disk formats, for tests.
+
+``write_idx`` writes IDX files (MNIST, Fashion-MNIST); ``write_cifar_batch`` writes a
+CIFAR-10 python batch byte-for-byte in the layout of the published files (a Python 2
+pickle, protocol 2, referring to ``numpy.core.multiarray._reconstruct``), so the loader is
+tested against the format it meets in the wild.
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .data import IDX_DTYPES
+
+__all__ = ["write_cifar_batch", "write_idx"]
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> Path:
+    """Write ``array`` as an IDX file; gzipped when ``path`` ends in ``.gz``."""
+    path = Path(path)
+    array = np.asarray(array)
+    codes = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
+    code = codes.get(array.dtype.newbyteorder("="))
+    if code is None:
+        names = ", ".join(dtype.name for dtype in IDX_DTYPES.values())
+        raise ValueError(f"IDX files cannot hold {array.dtype} values, only {names}")
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload = header + array.astype(IDX_DTYPES[code], copy=False).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gz":
+        payload = gzip.compress(payload, compresslevel=1)
+    path.write_bytes(payload)
+    return path
+
+
+def _py2_str(value: bytes) -> bytes:
+    """A Python 2 ``str`` (a byte string) in protocol 2."""
+    if len(value) < 256:
+        return pickle.SHORT_BINSTRING + bytes([len(value)]) + value
+    return pickle.BINSTRING + struct.pack("<i", len(value)) + value
+
+
+def _py2_int(value: int) -> bytes:
+    if 0 <= value < 256:
+        return pickle.BININT1 + bytes([value])
+    return pickle.BININT + struct.pack("<i", value)
+
+
+def _py2_uint8_array(data: np.ndarray) -> bytes:
+    """An ndarray of uint8 as numpy 1.x pickled it under Python 2."""
+    shape = b"".join(_py2_int(n) for n in data.shape)
+    return b"".join([
+        pickle.GLOBAL, b"numpy.core.multiarray\n_reconstruct\n",
+        pickle.GLOBAL, b"numpy\nndarray\n",
+        _py2_int(0), pickle.TUPLE1, _py2_str(b"b"), pickle.TUPLE3, pickle.REDUCE,
+        pickle.MARK, _py2_int(1), pickle.MARK, shape, pickle.TUPLE,
+        pickle.GLOBAL, b"numpy\ndtype\n",
+        _py2_str(b"u1"), _py2_int(0), _py2_int(1), pickle.TUPLE3, pickle.REDUCE,
+        pickle.MARK, _py2_int(3), _py2_str(b"|"), pickle.NONE, pickle.NONE, pickle.NONE,
+        pickle.BININT + struct.pack("<i", -1), pickle.BININT + struct.pack("<i", -1),
+        _py2_int(0), pickle.TUPLE, pickle.BUILD,
+        pickle.NEWFALSE, _py2_str(np.ascontiguousarray(data).tobytes()),
+        pickle.TUPLE, pickle.BUILD,
+    ])
+
+
+def write_cifar_batch(
+    path: str | Path,
+    images: np.ndarray,
+    labels: Sequence[int],
+    *,
+    batch_label: str = "testing batch 1 of 1",
+) -> Path:
+    """Write a CIFAR-10 python batch: ``images`` uint8 N x 3 x 32 x 32 (or N x 3072)."""
+    path = Path(path)
+    data = np.asarray(images, dtype=np.uint8).reshape(len(images), -1)
+    labels = [int(label) for label in labels]
+    items = [
+        (b"batch_label", _py2_str(batch_label.encode())),
+        (b"labels", pickle.EMPTY_LIST + pickle.MARK + b"".join(map(_py2_int, labels))
+         + pickle.APPENDS),
+        (b"data", _py2_uint8_array(data)),
+        (b"filenames", pickle.EMPTY_LIST + pickle.MARK
+         + b"".join(_py2_str(b"image_%05d.png" % i) for i in range(len(data))) + pickle.APPENDS),
+    ]
+    body = b"".join(_py2_str(key) + value for key, value in items)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.PROTO + b"\x02" + pickle.EMPTY_DICT + pickle.MARK + body
+                     + pickle.SETITEMS + pickle.STOP)
+    return path
