@@ -23,3 +23,7 @@ class ModelError(CompressorError):
 
 class CheckpointError(CompressorError):
     """A checkpoint cannot be read or does not fit the model."""
+
+
+class TrainingError(CompressorError):
+    """Training diverged (non-finite loss); the message suggests a fix."""

@@ -142,7 +142,7 @@ class CompressionRun:
         self.training = training
         self.info = info
         self.scheduler = CompressionScheduler(schedule, model, self.bound, self.lr_schedulers)
-        self.out = Path(options.out or Path("runs") / Path(schedule.path).stem)
+        self.out = Path(options.out) if options.out else _default_out(schedule, options.resume_from)
         self.ckpt_dir = self.out / "checkpoints"
         self.max_batches = (options.max_batches_per_epoch if options.max_batches_per_epoch is not None
                             else training.max_batches_per_epoch)
@@ -284,6 +284,14 @@ class CompressionRun:
         final_path = self._save("final.pt", DONE, self.training.epochs, self.optimizer)
         report = write_report(self, final, final_path)
         return report
+
+
+def _default_out(schedule: Schedule, resume_from: str | None) -> Path:
+    """A resumed run continues in its own directory; a new one goes to runs/<schedule>."""
+    if resume_from:
+        ckpt_dir = Path(resume_from).resolve().parent
+        return ckpt_dir.parent if ckpt_dir.name == "checkpoints" else ckpt_dir
+    return Path("runs") / Path(schedule.path).stem
 
 
 def _device(name: str) -> torch.device:

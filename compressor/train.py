@@ -10,6 +10,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .data import Split, iterate_batches, num_batches
+from .errors import TrainingError
 from .scheduler import CompressionScheduler
 
 
@@ -36,8 +37,9 @@ def train_epoch(model: nn.Module, split: Split, optimizer: torch.optim.Optimizer
             scheduler.on_minibatch_end(epoch)
         value = loss.item()
         if not math.isfinite(value):
-            raise FloatingPointError(
-                f"training loss became {value} in epoch {epoch}; lower the learning rate")
+            raise TrainingError(
+                f"training loss became {value} in {desc}; lower the learning rate "
+                "(training.optimizer.lr) or check the data")
         total += value * labels.numel()
         seen += labels.numel()
         bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False)

@@ -92,14 +92,15 @@ def test_kill_then_resume_finishes_like_uninterrupted(finished_run, tmp_path):
     run_dir = tmp_path / "killed"
     cmd = [sys.executable, "-m", "compressor.cli", "--schedule", str(schedule), "--out", str(run_dir),
            "--no-progress", "--threads", "1", "--keep-checkpoints", "0"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    target = run_dir / "checkpoints" / "epoch_000.pt"
-    deadline = time.time() + 120
-    while not target.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert target.exists(), proc.stderr.read().decode()
+    log = tmp_path / "stderr.txt"
+    with open(log, "wb") as err, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err) as proc:
+        target = run_dir / "checkpoints" / "epoch_000.pt"
+        deadline = time.time() + 120
+        while not target.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert target.exists(), log.read_text()
     assert not (run_dir / "checkpoints" / "final.pt").exists(), "run finished before the kill"
     newest = sorted((run_dir / "checkpoints").glob("epoch_*.pt"))[-1]
     assert run_cli("--resume-from", str(newest)) == 0
