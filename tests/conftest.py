@@ -43,7 +43,7 @@ pruners:
     initial_sparsity: 0.1
     final_sparsity: 0.8
   conv_level:
-    type: magnitude
+    type: level
     weights: {conv2.weight: 0.5}
 lr_schedulers:
   step:

@@ -9,7 +9,7 @@ from torch.nn.utils import prune
 
 from compressor.masks import MaskStore
 from compressor.pruning import sparsity_schedules as ss
-from compressor.pruning.pruners import AGPConfig, IterativeConfig, MagnitudeConfig, Pruner
+from compressor.pruning.pruners import AGPConfig, IterativeConfig, LevelConfig, Pruner
 
 
 def test_agp_is_zhu_gupta_cubic():
@@ -64,7 +64,7 @@ def test_layer_pruner_matches_torch_l1_unstructured():
 
 def test_global_pruner_matches_torch_global_unstructured():
     model = _net()
-    config = MagnitudeConfig(weights=["*.weight"], sparsity=0.7, scope="global")
+    config = LevelConfig(weights=["*.weight"], sparsity=0.7, scope="global")
     pruner = _pruner(config, model, ["0.weight", "2.weight"])
     masks = pruner.compute_masks(epoch=0, active=[0])
     twin = _net()
@@ -81,7 +81,7 @@ def test_global_pruner_matches_torch_global_unstructured():
 
 def test_fixed_levels_per_pattern_and_iterative_targets():
     model = _net()
-    pruner = _pruner(MagnitudeConfig(weights={"0.weight": 0.25, "2.weight": 0.5}), model, ["0.weight", "2.weight"])
+    pruner = _pruner(LevelConfig(weights={"0.weight": 0.25, "2.weight": 0.5}), model, ["0.weight", "2.weight"])
     masks = pruner.compute_masks(0, [0])
     assert (~masks["0.weight"]).sum() == 150 and (~masks["2.weight"]).sum() == 105
     it = _pruner(IterativeConfig(weights=["0.weight"], step=0.2, final_sparsity=0.8), model, ["0.weight"])

@@ -2,7 +2,7 @@
 
 Schedule types (the ``type`` key of an entry under ``pruners:``):
 
-``magnitude``    fixed sparsity; one active epoch makes it one-shot, several re-rank.
+``level``        fixed sparsity; one active epoch makes it one-shot, several re-rank.
 ``agp``          Zhu & Gupta's cubic ramp from ``initial_sparsity`` to ``final_sparsity``.
 ``polynomial``   the same ramp with a configurable ``power``.
 ``iterative``    ``step`` more sparsity on each active epoch until ``final_sparsity``;
@@ -32,7 +32,7 @@ SPARSITY = {"min": 0.0, "max": 1.0, "max_exclusive": True}
 @dataclasses.dataclass(kw_only=True)
 class PrunerConfig(Located):
     weights: list[str] | dict[str, float] = option(
-        doc="parameter-name patterns (glob; `re:` for a regex); for `magnitude` also "
+        doc="parameter-name patterns (glob; `re:` for a regex); for `level` also "
             "a mapping pattern → sparsity")
     scope: Literal["layer", "global"] = option(
         "layer", doc="`layer`: each tensor to the target; `global`: rank all matched tensors together")
@@ -41,7 +41,7 @@ class PrunerConfig(Located):
         """Cross-field checks beyond types and bounds."""
         if isinstance(self.weights, dict):
             problems.add(self.line_of("weights"), f"{key}.weights",
-                         "a pattern → sparsity mapping is only valid for type 'magnitude'; "
+                         "a pattern → sparsity mapping is only valid for type 'level'; "
                          "give a list of patterns")
         elif not self.weights:
             problems.add(self.line_of("weights"), f"{key}.weights", "must name at least one pattern")
@@ -51,7 +51,7 @@ class PrunerConfig(Located):
 
 
 @dataclasses.dataclass(kw_only=True)
-class MagnitudeConfig(PrunerConfig):
+class LevelConfig(PrunerConfig):
     sparsity: float | None = option(
         None, **SPARSITY, doc="fixed fraction of weights to zero (required with a list of patterns)")
 
@@ -118,7 +118,7 @@ class IterativeConfig(PrunerConfig):
 
 
 PRUNER_TYPES: dict[str, type[PrunerConfig]] = {
-    "magnitude": MagnitudeConfig,
+    "level": LevelConfig,
     "agp": AGPConfig,
     "polynomial": PolynomialConfig,
     "iterative": IterativeConfig,
