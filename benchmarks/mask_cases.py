@@ -70,6 +70,20 @@ class Workload:
         assert below < self.k <= at_or_below, (t, below, self.k, at_or_below)
 
 
+    def check_mask(self, keep: torch.Tensor) -> None:
+        # Exactly k pruned, none larger than a kept one.
+        a = self.w.abs()
+        assert int((~keep).sum()) == self.k
+        assert a[~keep].max() <= a[keep].min()
+
+
+def _topk_mask(w: torch.Tensor, k: int) -> torch.Tensor:
+    # What torch.nn.utils.prune.l1_unstructured computes (as bool, without the module).
+    keep = torch.ones_like(w, dtype=torch.bool)
+    keep.view(-1)[torch.topk(w.abs().view(-1), k, largest=False).indices] = False
+    return keep
+
+
 @functools.lru_cache(maxsize=1)
 def workload(n: int) -> Workload:
     return Workload(n)
@@ -112,6 +126,12 @@ def cases(n: int) -> dict[str, Case]:
         "threshold/abs-kthvalue": Case(
             "threshold", "w.abs().kthvalue(k)", lambda: ((wl.w, wl.k), {}),
             lambda w, k: w.abs().kthvalue(k).values, wl.check_threshold, rounds=3),
+        "mask/compressor": Case(
+            "mask", "compressor.ops.magnitude_mask(w, s)", lambda: ((wl.w, SPARSITY), {}),
+            ops.magnitude_mask, wl.check_mask, rounds=5),
+        "mask/topk": Case(
+            "mask", "l1_unstructured's topk(w.abs(), k, largest=False)",
+            lambda: ((wl.w, wl.k), {}), _topk_mask, wl.check_mask, rounds=3),
         "apply/compressor": Case(
             "apply", "compressor.ops.apply_mask_(w, mask)", lambda: ((wl.w.clone(), wl.mask), {}),
             _apply_ours, _equal_to(lambda: wl.masked), rounds=5),

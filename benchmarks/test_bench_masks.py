@@ -6,7 +6,7 @@ Not part of the default test run (``testpaths = ["tests"]``)::
     COMPRESSOR_BENCH_THREADS=2 pytest benchmarks/test_bench_masks.py
     pytest benchmarks/test_bench_masks.py --benchmark-disable  # CI: functional, ~100k weights
 
-Each group (threshold, apply) puts ours and torch's side by side; every timed
+Each group (threshold, mask, apply) puts ours and torch's side by side; every timed
 result is checked. ``benchmarks/ratios.py`` prints the speed-ups as a table.
 """
 

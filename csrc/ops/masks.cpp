@@ -20,6 +20,8 @@ TORCH_LIBRARY_FRAGMENT(compressor, m) {
   // Bool tensor shaped like w, True = keep; exactly k entries are False.
   m.def("magnitude_mask(Tensor w, float sparsity) -> Tensor");
   // One mask per tensor; k = round(sparsity * total numel) pruned across all.
+  // The dispatcher needs a tensor to pick a kernel, so an empty list is handled
+  // by the Python wrapper (it returns []).
   m.def("global_magnitude_masks(Tensor[] ws, float sparsity) -> Tensor[]");
   // w[~mask] = 0 in place (+0.0, as masked_fill; unlike mul_, NaN/inf become 0).
   m.def("apply_mask_(Tensor(a!) w, Tensor mask) -> ()");
