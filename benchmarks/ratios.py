@@ -1,7 +1,7 @@
 """Speed-ups of the mask ops over their torch equivalents, as a markdown table.
 
     python benchmarks/ratios.py                   # 100M fp32, 1 and 2 threads
-    python benchmarks/ratios.py --threads 1 --size 10000000
+    python benchmarks/ratios.py --threads 1 --size 10000000 --groups threshold apply
 
 Each call is timed with time.perf_counter on fresh arguments (built untimed) and
 the median of the rounds is reported; every result is checked.
@@ -43,11 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=FULL_SIZE, help="fp32 weights (100M)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--groups", nargs="+", default=["threshold", "mask", "apply"],
+                        help="which ops to time (default: all)")
     parser.add_argument("--rounds", type=int, default=0,
                         help="rounds per call (default: 5, 3 for torch.kthvalue)")
     args = parser.parse_args(argv)
 
-    table = cases(args.size)
+    table = {cid: case for cid, case in cases(args.size).items() if case.group in args.groups}
     rows = []
     for threads in args.threads:
         torch.set_num_threads(threads)
