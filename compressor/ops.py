@@ -41,12 +41,19 @@ __all__ = ["apply_mask_", "global_magnitude_masks", "magnitude_mask", "magnitude
 _OPS = torch.ops.compressor
 
 
-def _kernel_devices() -> frozenset[str]:
-    # "meta" runs the fake implementations below.
-    return frozenset({"cpu", "meta", "cuda"} if _C.cuda_built() else {"cpu", "meta"})
+def _kernel_devices(op: str) -> frozenset[str]:
+    """Device types with a kernel for torch.ops.compressor.<op> ("meta": the fakes below)."""
+    found = {"meta"}
+    for device_type in ("cpu", "cuda", "xpu", "mps"):
+        if torch._C._dispatch_has_kernel_for_dispatch_key(f"compressor::{op}",
+                                                          device_type.upper()):
+            found.add(device_type)
+    return frozenset(found)
 
 
-_DEVICES = _kernel_devices()
+# Looked up once: the extension registers every kernel when it is imported.
+_KERNEL_DEVICES = {op: _kernel_devices(op) for op in (
+    "magnitude_threshold", "magnitude_mask", "global_magnitude_masks", "apply_mask_")}
 
 
 def _check_tensor(op: str, name: str, t: object) -> torch.Tensor:
@@ -55,9 +62,10 @@ def _check_tensor(op: str, name: str, t: object) -> torch.Tensor:
     if t.layout != torch.strided:
         raise ValueError(f"compressor.{op}: {name} must be a dense (strided) tensor, "
                          f"got layout {t.layout}")
-    if t.device.type not in _DEVICES:
+    if t.device.type not in _KERNEL_DEVICES[op]:
+        built = "with" if _C.cuda_built() else "without"
         raise ValueError(f"compressor.{op}: {name} is on {t.device}, but compressor has no "
-                         f"kernel for that device (kernels: {', '.join(sorted(_DEVICES))})")
+                         f"kernel for that device (built {built} CUDA); move it to the CPU")
     return t
 
 

@@ -477,11 +477,20 @@ def test_apply_mask_device_mismatch():
         ops.apply_mask_(torch.randn(3), torch.empty(3, dtype=torch.bool, device="meta"))
 
 
+def test_device_without_kernel(monkeypatch):
+    # No GPU here: pretend the CPU has no kernel to see the wrapper's message.
+    monkeypatch.setitem(ops._KERNEL_DEVICES, "magnitude_mask", frozenset({"meta"}))
+    with pytest.raises(ValueError, match=r"compressor\.magnitude_mask: w is on cpu, but "
+                                         r"compressor has no kernel for that device \(built "
+                                         r"with(out)? CUDA\); move it to the CPU"):
+        ops.magnitude_mask(torch.randn(3), 0.5)
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_tensor_without_cuda_kernels():
-    if compressor._C.cuda_built():
-        pytest.skip("built with CUDA kernels")
+    if torch._C._dispatch_has_kernel_for_dispatch_key("compressor::magnitude_mask", "CUDA"):
+        pytest.skip("built with a CUDA kernel")
     with pytest.raises(ValueError, match=r"compressor\.magnitude_mask: w is on cuda:0, but "
                                          r"compressor has no kernel for that device"):
         ops.magnitude_mask(torch.randn(3, device="cuda"), 0.5)
