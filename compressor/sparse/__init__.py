@@ -1,0 +1,13 @@
+"""Sparse inference: packed weight formats, sparse-kernel layers and model conversion.
+
+* :func:`convert` swaps pruned ``nn.Linear`` / ``nn.Conv2d`` layers of a model for
+  :class:`SparseLinear` / :class:`SparseConv2d`, timing each layer's candidate
+  formats against dense and keeping the fastest.
+* :mod:`compressor.sparse.kernels`: typed wrappers of the C++ operators
+  ``torch.ops.compressor.sparse_*`` (packing, Linear, Conv2d).
+"""
+
+from .convert import LayerChoice, convert
+from .modules import FORMATS, SparseConv2d, SparseLinear
+
+__all__ = ["FORMATS", "LayerChoice", "SparseConv2d", "SparseLinear", "convert"]

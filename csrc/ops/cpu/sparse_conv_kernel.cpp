@@ -1,0 +1,189 @@
+// CPU kernels of compressor::sparse_bsr_conv2d and compressor::sparse_nm24_conv2d
+// (schemas: csrc/ops/sparse.cpp): F.conv2d with groups=1 and zero padding.
+//
+// One image at a time. Its im2col matrix [in * kh * kw, out_h * out_w] is the
+// columns layout of the engine (pixels contiguous), and the result [out, out_h *
+// out_w] is the image's NCHW output, written in place. A 1x1 convolution with
+// stride 1 and no padding reads the input image directly (no im2col).
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
+#include "ops/cpu/sparse_checks.h"
+#include "ops/cpu/sparse_kernel.h"
+
+namespace compressor::cpu::sparse {
+namespace {
+
+struct ConvGeometry {
+  int64_t I = 0, H = 0, W = 0;   // input channels and size
+  int64_t kh = 0, kw = 0;
+  int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+  int64_t Ho = 0, Wo = 0;
+  bool hwc = false;              // im2col rows ordered (kh, kw, in) instead of (in, kh, kw)
+};
+
+// Floor and ceiling of a / b for b > 0 and any sign of a.
+int64_t div_floor(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+int64_t div_ceil(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+// Rows [k0, k1) of the im2col matrix of one image (rows of length Ho * Wo).
+void im2col_rows(const ConvGeometry& g, const float* img, float* col, int64_t k0, int64_t k1) {
+  const int64_t P = g.Ho * g.Wo;
+  for (int64_t k = k0; k < k1; ++k) {
+    int64_t c, i, j;
+    if (g.hwc) {
+      c = k % g.I;
+      j = (k / g.I) % g.kw;
+      i = k / (g.I * g.kw);
+    } else {
+      j = k % g.kw;
+      i = (k / g.kw) % g.kh;
+      c = k / (g.kw * g.kh);
+    }
+    const int64_t off_w = j * g.dw - g.pw;  // iw = ow * sw + off_w
+    const int64_t lo = std::clamp<int64_t>(div_ceil(-off_w, g.sw), 0, g.Wo);
+    const int64_t hi = std::clamp<int64_t>(div_floor(g.W - 1 - off_w, g.sw) + 1, lo, g.Wo);
+    float* dst_row = col + k * P;
+    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+      float* dst = dst_row + oh * g.Wo;
+      const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+      if (ih < 0 || ih >= g.H) {
+        std::memset(dst, 0, g.Wo * sizeof(float));
+        continue;
+      }
+      const float* src = img + (c * g.H + ih) * g.W + off_w;
+      std::memset(dst, 0, lo * sizeof(float));
+      if (g.sw == 1) {
+        std::memcpy(dst + lo, src + lo, (hi - lo) * sizeof(float));
+      } else {
+        for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw];
+      }
+      std::memset(dst + hi, 0, (g.Wo - hi) * sizeof(float));
+    }
+  }
+}
+
+void check_pair(const char* op, const char* arg, c10::IntArrayRef v, int64_t min) {
+  TORCH_CHECK(v.size() == 2, "compressor.", op, ": ", arg, " must have 2 entries, got ", v.size());
+  TORCH_CHECK(v[0] >= min && v[1] >= min, "compressor.", op, ": ", arg, " must be >= ", min,
+              ", got ", v);
+}
+
+void check_weight_shape(const char* op, c10::IntArrayRef s) {
+  TORCH_CHECK(s.size() == 4, "compressor.", op,
+              ": weight_shape must be [out_channels, in_channels, kh, kw], got ", s);
+  TORCH_CHECK(s[0] >= 0 && s[1] >= 1 && s[2] >= 1 && s[3] >= 1, "compressor.", op,
+              ": weight_shape must have out_channels >= 0 and in_channels, kh, kw >= 1, got ", s);
+}
+
+at::Tensor conv2d(const char* op, const at::Tensor& x, const Packed& w, c10::IntArrayRef wshape,
+                  const float* bias, c10::IntArrayRef stride, c10::IntArrayRef padding,
+                  c10::IntArrayRef dilation, bool hwc, bool relu) {
+  check_pair(op, "stride", stride, 1);
+  check_pair(op, "padding", padding, 0);
+  check_pair(op, "dilation", dilation, 1);
+  check_tensor(op, "x", x, at::kFloat);
+  TORCH_CHECK(x.dim() == 3 || x.dim() == 4, "compressor.", op,
+              ": x must be 4-D [batch, in_channels, H, W] or 3-D [in_channels, H, W], got shape ",
+              x.sizes());
+  ConvGeometry g;
+  g.I = wshape[1];
+  g.kh = wshape[2];
+  g.kw = wshape[3];
+  g.sh = stride[0];
+  g.sw = stride[1];
+  g.ph = padding[0];
+  g.pw = padding[1];
+  g.dh = dilation[0];
+  g.dw = dilation[1];
+  g.hwc = hwc;
+  TORCH_CHECK(x.size(-3) == g.I, "compressor.", op, ": x must have in_channels = ", g.I,
+              " channels (dimension -3), got shape ", x.sizes());
+  g.H = x.size(-2);
+  g.W = x.size(-1);
+  const int64_t span_h = g.H + 2 * g.ph - g.dh * (g.kh - 1) - 1;
+  const int64_t span_w = g.W + 2 * g.pw - g.dw * (g.kw - 1) - 1;
+  TORCH_CHECK(span_h >= 0 && span_w >= 0, "compressor.", op, ": the padded input (", g.H, " + 2*",
+              g.ph, ") x (", g.W, " + 2*", g.pw, ") is smaller than the dilated kernel (",
+              g.dh * (g.kh - 1) + 1, " x ", g.dw * (g.kw - 1) + 1, ")");
+  g.Ho = span_h / g.sh + 1;
+  g.Wo = span_w / g.sw + 1;
+
+  const at::Tensor x4 = (x.dim() == 3 ? x.unsqueeze(0) : x).contiguous();
+  const int64_t B = x4.size(0), M = w.M, P = g.Ho * g.Wo, K = w.K, Kp = w.padded_k();
+  at::Tensor y = at::empty({B, M, g.Ho, g.Wo}, x.options());
+  if (B == 0 || M == 0 || P == 0) return x.dim() == 3 ? y.squeeze(0) : y;
+
+  const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
+                      Kp == K;
+  at::Tensor col;
+  if (!direct) {
+    col = at::empty({Kp, P}, x.options());
+    if (Kp != K) col.narrow(0, K, Kp - K).zero_();
+  }
+  const float* xin = x4.const_data_ptr<float>();
+  float* yout = y.mutable_data_ptr<float>();
+  bool bad = false;
+  for (int64_t b = 0; b < B; ++b) {
+    const float* img = xin + b * g.I * g.H * g.W;
+    Operands o;
+    o.N = P;
+    o.bias = bias;
+    o.relu = relu;
+    o.y = yout + b * M * P;
+    o.ldy = P;
+    if (direct) {
+      o.x = img;
+      o.ldx = P;
+    } else {
+      float* c = col.mutable_data_ptr<float>();
+      const int64_t grain = std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(1, P));
+      at::parallel_for(0, K, grain, [&](int64_t k0, int64_t k1) { im2col_rows(g, img, c, k0, k1); });
+      o.x = c;
+      o.ldx = P;
+    }
+    bad |= spmm(w, o);
+  }
+  check_columns_in_range(op, bad, w);
+  return x.dim() == 3 ? y.squeeze(0) : y;
+}
+
+at::Tensor bsr_conv2d_cpu(const at::Tensor& x, const at::Tensor& values, const at::Tensor& col_idx,
+                          const at::Tensor& row_ptr, c10::IntArrayRef weight_shape,
+                          const std::optional<at::Tensor>& bias, c10::IntArrayRef stride,
+                          c10::IntArrayRef padding, c10::IntArrayRef dilation, bool hwc, bool relu) {
+  const char* op = "sparse_bsr_conv2d";
+  check_weight_shape(op, weight_shape);
+  const int64_t M = weight_shape[0], K = weight_shape[1] * weight_shape[2] * weight_shape[3];
+  const Packed w = check_bsr(op, values, col_idx, row_ptr, M, K);
+  const float* b = check_bias(op, bias, M);
+  return conv2d(op, x, w, weight_shape, b, stride, padding, dilation, hwc, relu);
+}
+
+at::Tensor nm24_conv2d_cpu(const at::Tensor& x, const at::Tensor& values, const at::Tensor& indices,
+                           c10::IntArrayRef weight_shape, const std::optional<at::Tensor>& bias,
+                           c10::IntArrayRef stride, c10::IntArrayRef padding,
+                           c10::IntArrayRef dilation, bool hwc, bool relu) {
+  const char* op = "sparse_nm24_conv2d";
+  check_weight_shape(op, weight_shape);
+  const int64_t M = weight_shape[0], K = weight_shape[1] * weight_shape[2] * weight_shape[3];
+  const Packed w = check_nm24(op, values, indices, K);
+  TORCH_CHECK(w.M == M, "compressor.", op, ": values must have out_channels = ", M,
+              " rows (weight_shape[0]), got ", w.M);
+  const float* b = check_bias(op, bias, M);
+  return conv2d(op, x, w, weight_shape, b, stride, padding, dilation, hwc, relu);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(compressor, CPU, m) {
+  m.impl("sparse_bsr_conv2d", &bsr_conv2d_cpu);
+  m.impl("sparse_nm24_conv2d", &nm24_conv2d_cpu);
+}
+
+}  // namespace compressor::cpu::sparse

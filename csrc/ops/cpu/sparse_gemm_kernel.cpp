@@ -1,0 +1,681 @@
+// The compute engine of the sparse inference kernels: packed sparse weight times
+// dense activations, in three instruction-set variants picked at run time.
+//
+// Columns layout (spmm, batch >= 2 and convolutions): the activations arrive as
+// x[K, N] with N (batch or pixels) contiguous, so each stored weight does vector
+// FMAs over a tile of N: one broadcast, NV vector loads and NV FMAs per weight,
+// several independent accumulators. A 4x1 block reuses each loaded x vector for
+// four output rows; a 1x4 block shares one index among four weights.
+//
+// Rows layout (spmv, batch 1): bandwidth-bound, so the weight bytes decide the
+// speed: 4-byte values with 2-byte indices (CSR), 1 byte per 2 values (2:4); x
+// is gathered (AVX-512 gathers, or permutes of a 32-float window for 2:4).
+//
+// The generic kernels are written once with GCC vector types and inlined
+// (always_inline) into one entry function per ISA that carries a target
+// attribute, so the same source becomes AVX-512 (16 lanes), AVX2+FMA (8 lanes)
+// or baseline SSE2 (4 lanes) code. Nothing here is a template instantiated
+// under a target attribute out of line, so no ISA-specific code can leak into
+// another translation unit's (or CPU's) call paths.
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+// Vector types only cross always_inline calls (no ABI involved); GCC 12's
+// AVX-512 headers trip -Wmaybe-uninitialized on their own undefined registers.
+#pragma GCC diagnostic ignored "-Wpsabi"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define COMPRESSOR_SPARSE_X86 1
+#else
+#define COMPRESSOR_SPARSE_X86 0
+#endif
+
+#include "ops/cpu/sparse_kernel.h"
+
+namespace compressor::cpu::sparse {
+
+// ---- ISA selection ----------------------------------------------------------------------
+
+namespace {
+
+Isa best_isa() {
+#if COMPRESSOR_SPARSE_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")) {
+    return Isa::kAvx512;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
+#endif
+  return Isa::kPortable;
+}
+
+}  // namespace
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kAvx2:
+      return "avx2";
+    default:
+      return "portable";
+  }
+}
+
+Isa selected_isa() {
+  static const Isa best = best_isa();
+  const char* env = std::getenv("COMPRESSOR_SPARSE_ISA");
+  if (env == nullptr || *env == '\0') return best;
+  Isa want = best;
+  if (std::strcmp(env, "portable") == 0) want = Isa::kPortable;
+  if (std::strcmp(env, "avx2") == 0) want = Isa::kAvx2;
+  return static_cast<int>(want) < static_cast<int>(best) ? want : best;
+}
+
+namespace {
+
+#define SPARSE_INLINE __attribute__((always_inline)) inline
+
+// ---- generic columns-layout kernels (GCC vector types) ----------------------------------
+
+typedef float f32x16 __attribute__((vector_size(64)));
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef float f32x4 __attribute__((vector_size(16)));
+
+template <class V>
+constexpr int kLanes = sizeof(V) / sizeof(float);
+
+template <class V>
+SPARSE_INLINE V vload(const float* p) {
+  V v;
+  __builtin_memcpy(&v, p, sizeof(V));
+  return v;
+}
+
+template <class V>
+SPARSE_INLINE void vstore(float* p, const V& v) {
+  __builtin_memcpy(p, &v, sizeof(V));
+}
+
+// A stored block column of the rows layout, clamped to the last valid one (a
+// clamp sets `bad`): the gathers there are fused with the range check, which
+// costs nothing on a bandwidth-bound pass. The columns layout checks all
+// columns once per call instead (max_col), before any x is read.
+SPARSE_INLINE int64_t block_col(const Packed& w, int64_t b, bool& bad) {
+  const unsigned c = w.col[b], last = static_cast<unsigned>(w.kb - 1);
+  bad |= c > last;
+  return c > last ? last : c;
+}
+
+// The largest stored block column (0 when none); vectorised per ISA.
+SPARSE_INLINE unsigned max_col_generic(const uint16_t* col, int64_t n) {
+  uint16_t m = 0;
+  for (int64_t i = 0; i < n; ++i) m = col[i] > m ? col[i] : m;
+  return m;
+}
+
+// acc[r][v] += w[r][c] * x[c][v] over one R x C block; xr points at its first x row.
+template <class V, int NV, int R, int C>
+SPARSE_INLINE void block_fma(V (&acc)[R][NV], const float* wv, const float* xr, int64_t ldx) {
+  constexpr int L = kLanes<V>;
+#pragma GCC unroll 4
+  for (int c = 0; c < C; ++c) {
+    V xv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) xv[v] = vload<V>(xr + c * ldx + v * L);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const float s = wv[r * C + c];
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] += s * xv[v];
+    }
+  }
+}
+
+// Bias, ReLU (NaN stays NaN, as torch.relu) and store of one row.
+template <class V, int NV>
+SPARSE_INLINE void store_row(const V (&acc)[NV], const Operands& o, int64_t row) {
+  constexpr int L = kLanes<V>;
+  const float b = o.bias != nullptr ? o.bias[row] : 0.0f;
+  float* yr = o.y + row * o.ldy;
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    V a = acc[v] + b;
+    if (o.relu) a = a < 0.0f ? V{} : a;
+    vstore<V>(yr + v * L, a);
+  }
+}
+
+// Independent accumulator sets so that short tiles still hide the FMA latency.
+template <int Regs>
+constexpr int kUnroll = Regs >= 4 ? 1 : (Regs >= 2 ? 2 : 4);
+
+// Block rows [br0, br1) of a BSR weight over one column tile of NV vectors.
+template <class V, int NV, int R, int C>
+SPARSE_INLINE void bsr_tile(const Packed& w, const Operands& o, int64_t br0, int64_t br1) {
+  constexpr int U = kUnroll<R * NV>;
+  const int64_t ldx = o.ldx, M = w.M;
+  const float* const x = o.x;
+  const float* const vals = w.values;
+  const uint16_t* const col = w.col;
+  const int64_t* const row_ptr = w.row_ptr;
+  for (int64_t br = br0; br < br1; ++br) {
+    V acc[U][R][NV];
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u)
+      for (int r = 0; r < R; ++r)
+        for (int v = 0; v < NV; ++v) acc[u][r][v] = V{};
+    int64_t b = row_ptr[br];
+    const int64_t e = row_ptr[br + 1];
+    for (; b + U <= e; b += U) {
+#pragma GCC unroll 4
+      for (int u = 0; u < U; ++u) {
+        block_fma<V, NV, R, C>(acc[u], vals + (b + u) * (R * C), x + int64_t{col[b + u]} * C * ldx,
+                               ldx);
+      }
+    }
+    for (; b < e; ++b) {
+      block_fma<V, NV, R, C>(acc[0], vals + b * (R * C), x + int64_t{col[b]} * C * ldx, ldx);
+    }
+#pragma GCC unroll 4
+    for (int u = 1; u < U; ++u)
+      for (int r = 0; r < R; ++r)
+        for (int v = 0; v < NV; ++v) acc[0][r][v] += acc[u][r][v];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      if (R > 1 && br * R + r >= M) break;
+      store_row<V, NV>(acc[0][r], o, br * R + r);
+    }
+  }
+}
+
+// RB rows of a 2:4 weight from row r0, over one column tile, in lockstep: all
+// rows walk the groups together, so the 4 x rows of a group are loaded from
+// L2 once and reused from L1 by every row of the block.
+template <class V, int NV, int RB>
+SPARSE_INLINE void nm24_rows(const Packed& w, const Operands& o, int64_t r0) {
+  const int64_t ldx = o.ldx, G = w.G;
+  const float* const x = o.x;
+  const uint8_t* const pos = w.pos + r0 * G;
+  const float* const vals = w.values + r0 * G * 2;
+  V acc[RB][2][1][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < RB; ++i)
+    for (int u = 0; u < 2; ++u)
+      for (int v = 0; v < NV; ++v) acc[i][u][0][v] = V{};
+  for (int64_t g = 0; g < G; ++g) {
+    const float* xg = x + 4 * g * ldx;
+#pragma GCC unroll 8
+    for (int i = 0; i < RB; ++i) {
+      const unsigned p = pos[i * G + g];
+      const float* wv = vals + (i * G + g) * 2;
+      block_fma<V, NV, 1, 1>(acc[i][0], wv, xg + (p & 3) * ldx, ldx);
+      block_fma<V, NV, 1, 1>(acc[i][1], wv + 1, xg + (p >> 2 & 3) * ldx, ldx);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < RB; ++i) {
+    for (int v = 0; v < NV; ++v) acc[i][0][0][v] += acc[i][1][0][v];
+    store_row<V, NV>(acc[i][0][0], o, r0 + i);
+  }
+}
+
+// Rows [r0, r1) of a 2:4 weight: blocks of RB rows (RB x NV x 2 accumulators
+// fill the register file), the rest one by one.
+template <class V, int NV>
+SPARSE_INLINE void nm24_tile(const Packed& w, const Operands& o, int64_t r0, int64_t r1) {
+  constexpr int kRegs = kLanes<V> == 16 ? 16 : 8;  // accumulator registers to spend
+  constexpr int RB = kRegs / (2 * NV) > 8 ? 8 : (kRegs / (2 * NV) < 1 ? 1 : kRegs / (2 * NV));
+  int64_t r = r0;
+  if constexpr (RB > 1) {
+    for (; r + RB <= r1; r += RB) nm24_rows<V, NV, RB>(w, o, r);
+  }
+  for (; r < r1; ++r) nm24_rows<V, NV, 1>(w, o, r);
+}
+
+// Column tiles hold NV vectors; the engine picks NV in {1, 2, 4, 8} (at most 4 for 4x1).
+template <class V, int NV>
+SPARSE_INLINE void tile_nv(const Packed& w, const Operands& o, int64_t r0, int64_t r1) {
+  if (w.nm24) {
+    nm24_tile<V, NV>(w, o, r0, r1);
+  } else if (w.R == 4) {
+    if constexpr (NV <= 4) bsr_tile<V, NV, 4, 1>(w, o, r0, r1);
+  } else if (w.C == 4) {
+    bsr_tile<V, NV, 1, 4>(w, o, r0, r1);
+  } else {
+    bsr_tile<V, NV, 1, 1>(w, o, r0, r1);
+  }
+}
+
+template <class V>
+SPARSE_INLINE void tile_dispatch(const Packed& w, const Operands& o, int nv, int64_t r0,
+                                 int64_t r1) {
+  switch (nv) {
+    case 1:
+      return tile_nv<V, 1>(w, o, r0, r1);
+    case 2:
+      return tile_nv<V, 2>(w, o, r0, r1);
+    case 4:
+      return tile_nv<V, 4>(w, o, r0, r1);
+    default:
+      return tile_nv<V, 8>(w, o, r0, r1);
+  }
+}
+
+// ---- generic rows-layout kernels (scalar; the compiler vectorises what it can) ----------
+
+// A CSR row for one x row: four scalar accumulators.
+SPARSE_INLINE float csr_row_scalar(const Packed& w, const float* x, int64_t r, bool& bad) {
+  float acc[4] = {};
+  int64_t b = w.row_ptr[r];
+  const int64_t e = w.row_ptr[r + 1];
+  for (; b + 4 <= e; b += 4) {
+    for (int u = 0; u < 4; ++u) acc[u] += w.values[b + u] * x[block_col(w, b + u, bad)];
+  }
+  for (; b < e; ++b) acc[0] += w.values[b] * x[block_col(w, b, bad)];
+  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+// A block row of 4x1 or 1x4 blocks for one x row, a 4-lane vector per block (no
+// gathers): 4x1 multiplies the block's 4 weights by x[col] (lane r = output r),
+// 1x4 by the 4 consecutive x from 4 * col (lanes summed at the end).
+template <int R, int C>
+SPARSE_INLINE f32x4 block_row4(const Packed& w, const float* x, int64_t br, bool& bad) {
+  static_assert(R * C == 4, "4x1 or 1x4 blocks");
+  f32x4 acc[4] = {};
+  int64_t b = w.row_ptr[br];
+  const int64_t e = w.row_ptr[br + 1];
+  for (; b + 4 <= e; b += 4) {
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) {
+      const int64_t c = block_col(w, b + u, bad);
+      const f32x4 wv = vload<f32x4>(w.values + (b + u) * 4);
+      acc[u] += C == 1 ? wv * x[c] : wv * vload<f32x4>(x + c * 4);
+    }
+  }
+  for (; b < e; ++b) {
+    const int64_t c = block_col(w, b, bad);
+    const f32x4 wv = vload<f32x4>(w.values + b * 4);
+    acc[0] += C == 1 ? wv * x[c] : wv * vload<f32x4>(x + c * 4);
+  }
+  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+SPARSE_INLINE float nm24_row_scalar(const Packed& w, const float* x, int64_t r) {
+  const uint8_t* pos = w.pos + r * w.G;
+  const float* wv = w.values + r * w.G * 2;
+  float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int64_t g = 0;
+  for (; g + 2 <= w.G; g += 2) {
+    const unsigned p0 = pos[g], p1 = pos[g + 1];
+    a0 += wv[2 * g] * x[4 * g + (p0 & 3)];
+    a1 += wv[2 * g + 1] * x[4 * g + (p0 >> 2 & 3)];
+    a2 += wv[2 * g + 2] * x[4 * g + 4 + (p1 & 3)];
+    a3 += wv[2 * g + 3] * x[4 * g + 4 + (p1 >> 2 & 3)];
+  }
+  for (; g < w.G; ++g) {
+    const unsigned p = pos[g];
+    a0 += wv[2 * g] * x[4 * g + (p & 3)];
+    a1 += wv[2 * g + 1] * x[4 * g + (p >> 2 & 3)];
+  }
+  return (a0 + a1) + (a2 + a3);
+}
+
+SPARSE_INLINE float epilogue(float v, const Operands& o, int64_t row) {
+  if (o.bias != nullptr) v += o.bias[row];
+  if (o.relu && v < 0.0f) v = 0.0f;
+  return v;
+}
+
+// Output rows (block rows for BSR) [r0, r1) for every x row.
+SPARSE_INLINE bool rows_scalar(const Packed& w, const Operands& o, int64_t r0, int64_t r1) {
+  bool bad = false;
+  for (int64_t n = 0; n < o.N; ++n) {
+    const float* x = o.x + n * o.ldx;
+    float* y = o.y + n * o.ldy;
+    if (w.nm24) {
+      for (int64_t r = r0; r < r1; ++r) y[r] = epilogue(nm24_row_scalar(w, x, r), o, r);
+    } else if (w.R == 4) {
+      for (int64_t br = r0; br < r1; ++br) {
+        const f32x4 a = block_row4<4, 1>(w, x, br, bad);
+        for (int r = 0; r < 4 && br * 4 + r < w.M; ++r) y[br * 4 + r] = epilogue(a[r], o, br * 4 + r);
+      }
+    } else if (w.C == 4) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const f32x4 a = block_row4<1, 4>(w, x, r, bad);
+        y[r] = epilogue((a[0] + a[1]) + (a[2] + a[3]), o, r);
+      }
+    } else {
+      for (int64_t r = r0; r < r1; ++r) y[r] = epilogue(csr_row_scalar(w, x, r, bad), o, r);
+    }
+  }
+  return bad;
+}
+
+// ---- per-ISA entry points ---------------------------------------------------------------
+
+using TileFn = void (*)(const Packed&, const Operands&, int, int64_t, int64_t);
+using RowsFn = bool (*)(const Packed&, const Operands&, int64_t, int64_t);
+using MaxColFn = unsigned (*)(const uint16_t*, int64_t);
+
+void tile_portable(const Packed& w, const Operands& o, int nv, int64_t r0,
+                   int64_t r1) {
+  tile_dispatch<f32x4>(w, o, nv, r0, r1);
+}
+
+unsigned max_col_portable(const uint16_t* col, int64_t n) { return max_col_generic(col, n); }
+
+bool rows_portable(const Packed& w, const Operands& o, int64_t r0, int64_t r1) {
+  return rows_scalar(w, o, r0, r1);
+}
+
+#if COMPRESSOR_SPARSE_X86
+
+#define SPARSE_AVX2 __attribute__((target("avx2,fma,bmi,bmi2,popcnt,f16c")))
+#define SPARSE_AVX512 \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi,bmi2,popcnt,f16c")))
+
+SPARSE_AVX2 void tile_avx2(const Packed& w, const Operands& o, int nv, int64_t r0,
+                           int64_t r1) {
+  tile_dispatch<f32x8>(w, o, nv, r0, r1);
+}
+
+SPARSE_AVX2 unsigned max_col_avx2(const uint16_t* col, int64_t n) { return max_col_generic(col, n); }
+
+// CSR row with 8-wide gathers: 32 stored weights per step in four independent
+// gathers (their throughput, not memory, limits a row whose weights are cached),
+// then 8, then one by one. Columns are clamped to the last valid one (a clamp
+// sets `bad`).
+SPARSE_AVX2 SPARSE_INLINE float csr_row_avx2(const Packed& w, const float* x, int64_t r,
+                                             bool& bad) {
+  int64_t b = w.row_ptr[r];
+  const int64_t e = w.row_ptr[r + 1];
+  const __m256i last = _mm256_set1_epi32(static_cast<int>(w.kb - 1));
+  __m256i over = _mm256_setzero_si256();
+  __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (; b + 32 <= e; b += 32) {
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) {
+      const __m256i c = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.col + b + 8 * u)));
+      over = _mm256_or_si256(over, _mm256_cmpgt_epi32(c, last));  // columns are < 2^16: signed compare is exact
+      const __m256 xv = _mm256_i32gather_ps(x, _mm256_min_epu32(c, last), 4);
+      a[u] = _mm256_fmadd_ps(_mm256_loadu_ps(w.values + b + 8 * u), xv, a[u]);
+    }
+  }
+  for (; b + 8 <= e; b += 8) {
+    const __m256i c = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.col + b)));
+    over = _mm256_or_si256(over, _mm256_cmpgt_epi32(c, last));
+    const __m256 xv = _mm256_i32gather_ps(x, _mm256_min_epu32(c, last), 4);
+    a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(w.values + b), xv, a[0]);
+  }
+  const __m256 s8 = _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  float s = (s4[0] + s4[1]) + (s4[2] + s4[3]);
+  for (; b < e; ++b) s += w.values[b] * x[block_col(w, b, bad)];
+  bad |= !_mm256_testz_si256(over, over);
+  return s;
+}
+
+SPARSE_AVX2 SPARSE_INLINE bool rows_avx2_bsr(const Packed& w, const Operands& o, int64_t r0,
+                                             int64_t r1) {
+  if (w.R != 1 || w.C != 1) return rows_scalar(w, o, r0, r1);
+  bool bad = false;
+  for (int64_t n = 0; n < o.N; ++n) {
+    const float* x = o.x + n * o.ldx;
+    float* y = o.y + n * o.ldy;
+    for (int64_t r = r0; r < r1; ++r) y[r] = epilogue(csr_row_avx2(w, x, r, bad), o, r);
+  }
+  return bad;
+}
+
+SPARSE_AVX2 bool rows_avx2(const Packed& w, const Operands& o, int64_t r0, int64_t r1) {
+  return w.nm24 ? rows_scalar(w, o, r0, r1) : rows_avx2_bsr(w, o, r0, r1);
+}
+
+SPARSE_AVX512 void tile_avx512(const Packed& w, const Operands& o, int nv,
+                               int64_t r0, int64_t r1) {
+  tile_dispatch<f32x16>(w, o, nv, r0, r1);
+}
+
+SPARSE_AVX512 unsigned max_col_avx512(const uint16_t* col, int64_t n) {
+  return max_col_generic(col, n);
+}
+
+// 2:4 row: 8 groups (16 weights) per step; their inputs lie in a 32-float window,
+// so the kept ones are picked by a two-source permute instead of a gather.
+SPARSE_AVX512 SPARSE_INLINE float nm24_row_avx512(const Packed& w, const float* x, int64_t r) {
+  const uint8_t* pos = w.pos + r * w.G;
+  const float* wv = w.values + r * w.G * 2;
+  const int64_t G = w.G, K = w.K;
+  const __m512i pair = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+  const __m512i shift = _mm512_set_epi32(2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0);
+  const __m512i base = _mm512_set_epi32(28, 28, 24, 24, 20, 20, 16, 16, 12, 12, 8, 8, 4, 4, 0, 0);
+  const __m512i three = _mm512_set1_epi32(3);
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  int64_t g = 0;
+  for (; g + 8 <= G; g += 8) {
+    const float* xw = x + 4 * g;
+    const int64_t left = K - 4 * g;  // inputs from the window start to the end of x
+    __m512 lo, hi;
+    if (left >= 32) {
+      lo = _mm512_loadu_ps(xw);
+      hi = _mm512_loadu_ps(xw + 16);
+    } else {
+      const uint32_t m = static_cast<uint32_t>((uint64_t{1} << left) - 1);
+      lo = _mm512_maskz_loadu_ps(__mmask16(m), xw);
+      hi = _mm512_maskz_loadu_ps(__mmask16(m >> 16), xw + 16);
+    }
+    const __m512i p = _mm512_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(pos + g)));
+    const __m512i sel = _mm512_add_epi32(
+        base, _mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi32(pair, p), shift), three));
+    const __m512 xv = _mm512_permutex2var_ps(lo, sel, hi);
+    if ((g & 8) == 0) {
+      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(wv + 2 * g), xv, a0);
+    } else {
+      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(wv + 2 * g), xv, a1);
+    }
+  }
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+  for (; g < G; ++g) {
+    const unsigned p = pos[g];
+    s += wv[2 * g] * x[4 * g + (p & 3)] + wv[2 * g + 1] * x[4 * g + (p >> 2 & 3)];
+  }
+  return s;
+}
+
+// 2:4 rows use the permute kernel; CSR the 8-wide gathers of the AVX2 kernel (they
+// beat 16-wide ones on Zen 4 by ~10%); 4x1 / 1x4 blocks the 4-lane kernel.
+SPARSE_AVX512 bool rows_avx512(const Packed& w, const Operands& o, int64_t r0, int64_t r1) {
+  if (!w.nm24) return rows_avx2_bsr(w, o, r0, r1);
+  for (int64_t n = 0; n < o.N; ++n) {
+    const float* x = o.x + n * o.ldx;
+    float* y = o.y + n * o.ldy;
+    for (int64_t r = r0; r < r1; ++r) y[r] = epilogue(nm24_row_avx512(w, x, r), o, r);
+  }
+  return false;
+}
+
+#endif  // COMPRESSOR_SPARSE_X86
+
+struct IsaFns {
+  TileFn tile;
+  RowsFn rows;
+  MaxColFn max_col;
+  int lanes;
+};
+
+IsaFns isa_fns() {
+#if COMPRESSOR_SPARSE_X86
+  switch (selected_isa()) {
+    case Isa::kAvx512:
+      return {&tile_avx512, &rows_avx512, &max_col_avx512, 16};
+    case Isa::kAvx2:
+      return {&tile_avx2, &rows_avx2, &max_col_avx2, 8};
+    default:
+      break;
+  }
+#endif
+  return {&tile_portable, &rows_portable, &max_col_portable, 4};
+}
+
+// ---- work split -------------------------------------------------------------------------
+
+// Row units: block rows (BSR) or rows (2:4).
+int64_t row_units(const Packed& w) { return w.nm24 ? w.M : (w.M + w.R - 1) / w.R; }
+
+// Fixed cost of a row unit (loop set-up, epilogue, store) in stored-weight units.
+constexpr int64_t kRowCost = 4;
+
+// Work before a row unit: stored weights plus the per-row cost; monotone in the unit.
+int64_t work_before(const Packed& w, int64_t u) {
+  const int64_t stored = w.nm24 ? u * w.G * 2 : w.row_ptr[u] * w.R * w.C;
+  return stored + kRowCost * u;
+}
+
+// Boundaries of `parts` row chunks of about equal work (balanced by stored weights).
+std::vector<int64_t> balanced_chunks(const Packed& w, int64_t parts) {
+  const int64_t units = row_units(w);
+  const int64_t total = work_before(w, units);
+  std::vector<int64_t> bounds(parts + 1, units);
+  bounds[0] = 0;
+  for (int64_t p = 1; p < parts; ++p) {
+    const int64_t target = total / parts * p + total % parts * p / parts;
+    int64_t lo = bounds[p - 1], hi = units;  // first unit u with work_before(u) >= target
+    while (lo < hi) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      if (work_before(w, mid) < target) lo = mid + 1; else hi = mid;
+    }
+    bounds[p] = lo;
+  }
+  return bounds;
+}
+
+// Below this many multiply-adds a call stays on the calling thread.
+constexpr int64_t kParallelMacs = 1 << 18;
+
+int64_t chunk_count(const Packed& w, int64_t macs, int64_t other_items) {
+  const int64_t threads = at::get_num_threads();
+  if (threads <= 1 || macs < kParallelMacs) return 1;
+  // A few chunks per thread when the other dimension does not split the work.
+  const int64_t want = other_items >= threads ? 1 : threads * 4;
+  return std::max<int64_t>(1, std::min(want, row_units(w)));
+}
+
+int env_int(const char* name, int fallback) {
+  const char* env = std::getenv(name);  // tuning knobs for benchmarks
+  return env != nullptr && *env != '\0' ? std::atoi(env) : fallback;
+}
+
+// Vectors per column tile: wide tiles amortise the per-weight work (index,
+// broadcast) over more FMAs, within the register file (R x NV accumulators);
+// the K' x tile slice of x, read once per output row, should stay in L2.
+int choose_nv(const Packed& w, int64_t N, int lanes) {
+  const int64_t vectors = (N + lanes - 1) / lanes;
+  const int max_nv = w.R == 4 ? (lanes == 16 ? 4 : 2) : (lanes == 16 ? 8 : 4);
+  int nv = env_int("COMPRESSOR_SPARSE_NV", 0);
+  if (nv == 1 || nv == 2 || nv == 4 || nv == 8) return std::min(nv, max_nv);
+  const int64_t x_budget = int64_t{env_int("COMPRESSOR_SPARSE_TILE_KB", 512)} * 1024;
+  nv = 1;
+  while (2 * nv <= max_nv && 2 * nv <= vectors && w.padded_k() * lanes * 2 * nv * 4 <= x_budget) {
+    nv *= 2;
+  }
+  return nv;
+}
+
+}  // namespace
+
+bool spmm(const Packed& w, const Operands& o) {
+  if (w.M == 0 || o.N == 0) return false;
+  const IsaFns fns = isa_fns();
+  if (!w.nm24 && w.nnz() > 0 && fns.max_col(w.col, w.nnz()) >= w.kb) return true;
+  const int L = fns.lanes;
+  const int nv = choose_nv(w, o.N, L);
+  const int64_t tile = int64_t{nv} * L;
+  const int64_t tiles = (o.N + tile - 1) / tile;
+  const int64_t macs = w.nnz() * o.N;
+  const int64_t parts = chunk_count(w, macs, tiles);
+  const std::vector<int64_t> bounds = balanced_chunks(w, parts);
+  const int64_t K_rows = w.padded_k();
+  const int64_t items = tiles * parts;
+
+  // Each column tile of x is copied to a contiguous [K', tile] buffer: rows of x
+  // at a large power-of-two stride would fall into a few cache sets. The last,
+  // partial tile is zero-padded to whole vectors and computed into a scratch
+  // buffer.
+  at::parallel_for(0, items, macs < kParallelMacs ? items : 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> xs, ys;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t t = item / parts, p = item % parts;
+      const int64_t r0 = bounds[p], r1 = bounds[p + 1];
+      if (r0 == r1) continue;
+      const int64_t n0 = t * tile, width = std::min(tile, o.N - n0);
+      int tnv = nv;
+      if (width < tile) {
+        tnv = 1;
+        while (int64_t{tnv} * L < width) tnv *= 2;
+      }
+      const int64_t ld = int64_t{tnv} * L;
+      Operands ot = o;
+      if (o.ldx == ld && width == ld) {
+        ot.x = o.x + n0;
+      } else {
+        xs.resize(static_cast<size_t>(K_rows * ld));
+        for (int64_t k = 0; k < K_rows; ++k) {
+          float* dst = &xs[k * ld];
+          std::memcpy(dst, o.x + k * o.ldx + n0, width * sizeof(float));
+          std::memset(dst + width, 0, (ld - width) * sizeof(float));
+        }
+        ot.x = xs.data();
+        ot.ldx = ld;
+      }
+      const bool scratch_y = width < ld;
+      if (scratch_y) {
+        ys.resize(static_cast<size_t>(w.M * ld));
+        ot.y = ys.data();
+        ot.ldy = ld;
+      } else {
+        ot.y = o.y + n0;
+      }
+      fns.tile(w, ot, tnv, r0, r1);
+      if (scratch_y) {
+        const int64_t R = w.nm24 ? 1 : w.R;
+        for (int64_t m = r0 * R; m < std::min(r1 * R, w.M); ++m) {
+          std::memcpy(o.y + m * o.ldy + n0, &ys[m * ld], width * sizeof(float));
+        }
+      }
+    }
+  });
+  return false;
+}
+
+bool spmv(const Packed& w, const Operands& o) {
+  if (w.M == 0 || o.N == 0) return false;
+  const IsaFns fns = isa_fns();
+  const int64_t macs = w.nnz() * o.N;
+  // Row chunks small enough (in stored weights) to stay in L2 while every row of
+  // x passes over them, and at least a few per thread.
+  const int64_t threads = macs < kParallelMacs ? 1 : at::get_num_threads();
+  const int64_t by_size = o.N > 1 ? w.nnz() * (w.nm24 ? 1 : w.R * w.C) / 16384 + 1 : 1;
+  const int64_t parts = std::max<int64_t>(1, std::min(row_units(w), std::max(by_size, threads > 1 ? threads * 4 : 1)));
+  const std::vector<int64_t> bounds = balanced_chunks(w, parts);
+  std::atomic<bool> bad{false};
+  at::parallel_for(0, parts, threads > 1 ? 1 : parts, [&](int64_t begin, int64_t end) {
+    bool my_bad = false;
+    for (int64_t p = begin; p < end; ++p) {
+      if (bounds[p] < bounds[p + 1]) my_bad |= fns.rows(w, o, bounds[p], bounds[p + 1]);
+    }
+    if (my_bad) bad = true;
+  });
+  return bad;
+}
+
+}  // namespace compressor::cpu::sparse

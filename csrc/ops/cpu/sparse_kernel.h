@@ -1,0 +1,81 @@
+// Internal interface of the sparse inference kernels (CPU).
+//
+// Schemas: csrc/ops/sparse.cpp. Packing: sparse_pack_kernel.cpp. The ISA-specific
+// compute engine: sparse_gemm_kernel.cpp. The operators (argument checks, layouts,
+// im2col): sparse_linear_kernel.cpp and sparse_conv_kernel.cpp.
+//
+// Packed weight formats of a weight W[M, K] (M outputs, K inputs):
+//
+// * Block CSR ("bsr"), block shape R x C in {1x1, 4x1, 1x4}; 1x1 is plain CSR.
+//     values  float32 [nblocks, R, C]   block b holds W[R*br + r, C*col[b] + c]
+//     col_idx int16   [nblocks]         block column, read as uint16 (K/C <= 65536)
+//     row_ptr int64   [ceil(M/R) + 1]   blocks of block row br: row_ptr[br] .. row_ptr[br+1]
+//   Within a block row, block columns are strictly increasing. Rows past M (the
+//   last block row when M % R != 0) and columns past K hold zeros.
+//
+// * 2:4 ("nm24"): every group of 4 consecutive inputs of a row keeps at most 2.
+//     values  float32 [M, G, 2]         G = ceil(K/4)
+//     indices uint8   [M, G]            bits 0-1: position of values[m, g, 0] in the
+//                                       group, bits 2-3: position of values[m, g, 1]
+//   Positions always address a column < K; unused slots hold the value 0.
+#pragma once
+
+#include <cstdint>
+
+namespace compressor::cpu::sparse {
+
+enum class Isa { kPortable = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// The best ISA of this CPU, lowered by the environment variable
+// COMPRESSOR_SPARSE_ISA=portable|avx2|avx512 (used by tests to run every variant;
+// asking for more than the CPU has gives what it has).
+Isa selected_isa();
+const char* isa_name(Isa isa);
+
+// A packed weight whose tensors were validated by the caller.
+struct Packed {
+  bool nm24 = false;
+  int R = 1, C = 1;                  // block shape (bsr)
+  int64_t M = 0, K = 0;              // logical weight shape
+  const float* values = nullptr;
+  const uint16_t* col = nullptr;     // bsr
+  const int64_t* row_ptr = nullptr;  // bsr
+  const uint8_t* pos = nullptr;      // nm24
+  int64_t G = 0;                     // nm24: groups per row
+  int64_t kb = 0;                    // bsr: block columns, ceil(K / C)
+  int64_t nnz() const { return nm24 ? M * G * 2 : row_ptr[(M + R - 1) / R]; }
+  // Rows of x a kernel may read: K rounded up to whole 1x4 blocks / 2:4 groups.
+  int64_t padded_k() const {
+    const int64_t c = nm24 ? 4 : C;
+    return (K + c - 1) / c * c;
+  }
+};
+
+// The dense operand and result of one product, with an optional epilogue.
+struct Operands {
+  const float* x = nullptr;
+  int64_t ldx = 0;
+  float* y = nullptr;
+  int64_t ldy = 0;
+  int64_t N = 0;                // columns (spmm) or rows (spmv)
+  const float* bias = nullptr;  // [M] or null
+  bool relu = false;
+};
+
+// Both return true when a stored block column was out of range (>= kb); it was
+// clamped, so every read stays in bounds, and the caller reports the error. The
+// row pointers must have been checked (monotone, within the stored blocks).
+//
+// Columns layout ("x^T"): y[M, N] = W x[K', N] (+bias per row, relu), x rows
+// strided by ldx, y rows by ldy, N contiguous. K' = K rounded up to a multiple
+// of 4 for 1x4 blocks and 2:4, else K; rows K..K' of x must be zeros. Parallel
+// over (column tile, balanced row chunk).
+bool spmm(const Packed& w, const Operands& o);
+
+// Rows layout, for a few rows of x: y[n, :] = W x[n, :] for n < N; x rows of
+// length K' (zero-padded as above) strided by ldx, y rows by ldy. Walks W in
+// cache-sized row chunks, each for all rows of x, gathering x. Parallel over
+// balanced row chunks.
+bool spmv(const Packed& w, const Operands& o);
+
+}  // namespace compressor::cpu::sparse

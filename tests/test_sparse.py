@@ -1,0 +1,499 @@
+"""Sparse inference kernels and modules against pure-PyTorch references
+(compressor/sparse/, csrc/ops/sparse.cpp, csrc/ops/cpu/sparse_*)."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import compressor._C as _C
+from compressor.sparse import FORMATS, SparseConv2d, SparseLinear, convert, kernels
+from compressor.sparse.modules import is_nm24, pack, unpack
+
+OPS = torch.ops.compressor
+BLOCKS = {"csr": (1, 1), "4x1": (4, 1), "1x4": (1, 4)}
+SPARSITIES = [0.0, 0.5, 0.9, 1.0]
+# Every instruction-set variant this CPU can run (the kernels pick by COMPRESSOR_SPARSE_ISA).
+ISAS = {"avx512f": ["avx512", "avx2", "portable"], "avx2": ["avx2", "portable"]}.get(
+    _C.cpu_isa(), ["portable"])
+
+
+@pytest.fixture(params=ISAS)
+def isa(request, monkeypatch):
+    monkeypatch.setenv("COMPRESSOR_SPARSE_ISA", request.param)
+    return request.param
+
+
+# ---- references and weights -------------------------------------------------------------
+
+def pruned(out: int, inp: int, sparsity: float, block: tuple[int, int] = (1, 1),
+           gen: torch.Generator | None = None) -> torch.Tensor:
+    """A random weight with round(sparsity * blocks) whole (R, C) blocks zeroed."""
+    r, c = block
+    rows, cols = -(-out // r), -(-inp // c)
+    keep = torch.ones(rows * cols, dtype=torch.bool)
+    keep[torch.randperm(rows * cols, generator=gen)[:round(sparsity * rows * cols)]] = False
+    mask = keep.view(rows, cols).repeat_interleave(r, 0).repeat_interleave(c, 1)[:out, :inp]
+    return torch.randn(out, inp, generator=gen) * mask
+
+
+def two_four(w: torch.Tensor) -> torch.Tensor:
+    """Keep the 2 largest |w| of every 4 consecutive inputs (the last group may be short)."""
+    out, inp = w.shape
+    g = F.pad(w, (0, -inp % 4)).view(out, -1, 4)
+    drop = g.abs().argsort(-1)[..., :2]
+    return g.scatter(-1, drop, 0.0).view(out, -1)[:, :inp].contiguous()
+
+
+def weight_for(fmt: str, out: int, inp: int, sparsity: float) -> torch.Tensor:
+    if fmt == "2:4":
+        w = two_four(torch.randn(out, inp))
+        return w * (torch.rand(out, inp) >= sparsity)  # sparser than 2:4 is still 2:4
+    return pruned(out, inp, sparsity, BLOCKS[fmt])
+
+
+def ref_linear(x, w, b=None, relu=False):
+    y = F.linear(x, w, b)
+    return F.relu(y) if relu else y
+
+
+def close(actual: torch.Tensor, expected: torch.Tensor, k: int) -> None:
+    torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-5 * (k + 10))
+
+
+def sparse_linear(x, fmt, packed, out, inp, bias=None, relu=False):
+    if fmt == "2:4":
+        return kernels.nm24_linear(x, packed["values"], packed["indices"], inp, bias, relu)
+    return kernels.bsr_linear(x, packed["values"], packed["col_idx"], packed["row_ptr"], out, inp,
+                              bias, relu)
+
+
+# ---- Linear ------------------------------------------------------------------------------
+
+LINEAR_SHAPES = [(1, 1), (7, 5), (33, 70), (64, 64), (130, 257), (5, 300)]
+BATCHES = [(1,), (2,), (3,), (17,), (64,), (2, 3)]
+
+
+@pytest.mark.parametrize("sparsity", SPARSITIES)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_linear_matches_reference(isa, fmt, sparsity):
+    for i, (out, inp) in enumerate(LINEAR_SHAPES):
+        w = weight_for(fmt, out, inp, sparsity)
+        packed = pack(w, fmt)
+        for j, batch in enumerate(BATCHES):
+            x = torch.randn(*batch, inp)
+            bias = torch.randn(out) if (i + j) % 2 else None
+            relu = bool((i + j) % 3 == 0)
+            y = sparse_linear(x, fmt, packed, out, inp, bias, relu)
+            assert y.shape == (*batch, out) and y.is_contiguous()
+            close(y, ref_linear(x, w, bias, relu), inp)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_linear_empty_rows_fully_pruned_and_empty(fmt):
+    w = weight_for(fmt, 40, 24, 0.5)
+    w[3:9] = 0  # empty rows (a whole 4x1 block row too)
+    w[-1] = 0
+    for weight in (w, torch.zeros(40, 24)):
+        packed = pack(weight, fmt)
+        for batch in (1, 5, 40):
+            x = torch.randn(batch, 24)
+            bias = torch.randn(40)
+            close(sparse_linear(x, fmt, packed, 40, 24, bias), ref_linear(x, weight, bias), 24)
+    # no rows of x, no outputs, no inputs
+    packed = pack(w, fmt)
+    assert sparse_linear(torch.randn(0, 24), fmt, packed, 40, 24).shape == (0, 40)
+    assert sparse_linear(torch.randn(3, 0, 24), fmt, packed, 40, 24).shape == (3, 0, 40)
+    empty_out = pack(torch.zeros(0, 24), fmt)
+    assert sparse_linear(torch.randn(4, 24), fmt, empty_out, 0, 24).shape == (4, 0)
+    no_inputs = pack(torch.zeros(6, 0), fmt)
+    bias = torch.randn(6)
+    close(sparse_linear(torch.randn(4, 0), fmt, no_inputs, 6, 0, bias), bias.expand(4, 6), 1)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_linear_non_contiguous_inputs(isa, fmt):
+    w = weight_for(fmt, 50, 37, 0.7)
+    packed = pack(w, fmt)
+    bias = torch.randn(50)
+    for x in (torch.randn(37, 9).t(), torch.randn(9, 74)[:, ::2], torch.randn(4, 9, 37)[1],
+              torch.randn(1, 80)[:, 3:40], torch.randn(2, 37, 6).transpose(1, 2)):
+        assert not x.is_contiguous() or x.storage_offset()
+        close(sparse_linear(x, fmt, packed, 50, 37, bias, True), ref_linear(x, w, bias, True), 37)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_linear_parallel_matches_serial(fmt):
+    # Big enough for several threads and balanced row chunks; bitwise equal to 1 thread.
+    w = weight_for(fmt, 1024, 600, 0.6)
+    w[100:300] = 0
+    packed = pack(w, fmt)
+    for batch in (1, 2, 48):
+        x = torch.randn(batch, 600)
+        torch.set_num_threads(1)
+        one = sparse_linear(x, fmt, packed, 1024, 600)
+        torch.set_num_threads(2)
+        two = sparse_linear(x, fmt, packed, 1024, 600)
+        assert torch.equal(one, two)
+        close(two, ref_linear(x, w), 600)
+
+
+# ---- Conv2d ------------------------------------------------------------------------------
+
+# (in, out, kernel, stride, padding, dilation, H, W)
+CONVS = [(3, 8, 3, 1, 1, 1, 9, 10), (16, 12, 1, 1, 0, 1, 7, 7), (5, 6, (3, 2), 2, (1, 0), 2, 11, 8),
+         (8, 8, 1, 2, 0, 1, 8, 9), (4, 9, 5, 1, 2, 1, 5, 5), (6, 20, 3, 3, 0, 1, 4, 13),
+         (4, 4, 1, 1, 0, 1, 16, 16)]
+
+
+@pytest.mark.parametrize("sparsity", SPARSITIES)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_conv2d_matches_reference(isa, fmt, sparsity):
+    for i, (cin, cout, k, s, p, d, h, wd) in enumerate(CONVS):
+        conv = nn.Conv2d(cin, cout, k, s, p, d, bias=i % 2 == 0)
+        with torch.no_grad():
+            conv.weight.copy_(weight_for(fmt, cout, conv.weight[0].numel(), sparsity)
+                              .view_as(conv.weight))
+        for hwc in (False, True):
+            if fmt == "2:4" and hwc:
+                continue  # the 2:4 weight above is 2:4 in the (in, kh, kw) order
+            sparse = SparseConv2d.from_dense(conv, format=fmt, hwc=hwc, relu=i % 3 == 1)
+            for x in (torch.randn(2, cin, h, wd), torch.randn(cin, h, wd),
+                      torch.randn(1, h, wd, cin).permute(0, 3, 1, 2)):
+                ref = conv(x)
+                ref = F.relu(ref) if sparse.relu else ref
+                with torch.no_grad():
+                    close(sparse(x), ref, conv.weight[0].numel())
+
+
+def test_conv2d_2to4_in_hwc_order_and_large_images(isa):
+    conv = nn.Conv2d(8, 16, 3, padding=1)
+    with torch.no_grad():  # 2:4 along input channels at each kernel position (hwc order)
+        w = two_four(conv.weight.permute(0, 2, 3, 1).reshape(16, -1))
+        conv.weight.copy_(w.view(16, 3, 3, 8).permute(0, 3, 1, 2))
+    sparse = SparseConv2d.from_dense(conv, format="2:4")
+    assert sparse.hwc
+    x = torch.randn(2, 8, 30, 33)  # 990 pixels: several column tiles and a partial one
+    with torch.no_grad():
+        close(sparse(x), conv(x), 72)
+        close(sparse.dense_weight(), conv.weight, 1)
+
+
+# ---- packing -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_pack_round_trip_and_layout(fmt):
+    for out, inp in [(1, 1), (9, 13), (64, 130)]:
+        for sparsity in SPARSITIES:
+            w = weight_for(fmt, out, inp, sparsity)
+            packed = pack(w, fmt)
+            assert torch.equal(unpack(packed, fmt, (out, inp)), w)
+            if fmt == "2:4":
+                assert packed["values"].shape == (out, -(-inp // 4), 2)
+                assert packed["indices"].dtype == torch.uint8
+                continue
+            r, c = BLOCKS[fmt]
+            values, col_idx, row_ptr = packed["values"], packed["col_idx"], packed["row_ptr"]
+            assert values.shape[1:] == (r, c) and col_idx.dtype == torch.int16
+            assert row_ptr.shape == (-(-out // r) + 1,) and row_ptr[-1] == values.shape[0]
+            if fmt == "csr":
+                assert values.shape[0] == int((w != 0).sum())
+
+
+def test_pack_16_bit_columns_and_nan():
+    w = torch.zeros(2, 65536)
+    w[0, 65535] = 1.5
+    w[1, 40000] = float("nan")  # NaN counts as non-zero
+    v, c, r = kernels.bsr_pack(w)
+    assert v.numel() == 2 and (c.long() & 0xFFFF).tolist() == [65535, 40000]
+    x = torch.randn(1, 65536)
+    y = kernels.bsr_linear(x, v, c, r, 2, 65536)
+    assert y[0, 0] == 1.5 * x[0, 65535] and y[0, 1].isnan()
+    with pytest.raises(RuntimeError, match="at most 65536"):
+        kernels.bsr_pack(torch.zeros(1, 65537))
+    kernels.bsr_pack(torch.zeros(1, 65537 * 4 - 4), (1, 4))  # 65536 block columns fit
+
+
+def test_pack_rejects_bad_arguments():
+    with pytest.raises(RuntimeError, match=r"sparse_nm24_pack: weight is not 2:4 sparse: row 1, "
+                                           r"inputs 4..7 hold 3 non-zeros"):
+        w = torch.zeros(3, 9)
+        w[1, 4:7] = 1
+        w[2, :] = 1
+        kernels.nm24_pack(w)
+    with pytest.raises(RuntimeError, match=r"block shape .* must be \(1, 1\), \(4, 1\) or \(1, 4\)"):
+        kernels.bsr_pack(torch.ones(4, 4), (2, 2))
+    with pytest.raises(RuntimeError, match="weight must be torch.float32, got torch.float64"):
+        kernels.bsr_pack(torch.ones(4, 4, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="weight must be 2-D"):
+        kernels.nm24_pack(torch.ones(4))
+    with pytest.raises(TypeError, match="weight must be a torch.Tensor"):
+        kernels.bsr_pack([[1.0]])
+    with pytest.raises(ValueError, match="block_shape must be"):
+        kernels.bsr_pack(torch.ones(4, 4), (1, 1, 1))
+
+
+# ---- invalid inputs ----------------------------------------------------------------------
+
+def _csr(out=6, inp=8):
+    return kernels.bsr_pack(pruned(out, inp, 0.5))
+
+
+@pytest.mark.parametrize("mutate, error, match", [
+    (lambda a: a.update(x=a["x"].double()), RuntimeError, "x must be torch.float32, got torch.float64"),
+    (lambda a: a.update(x=torch.randn(3, 7)), RuntimeError, r"x must have in_features = 8 entries"),
+    (lambda a: a.update(x=torch.tensor(1.0)), RuntimeError, "x must have at least 1 dimension"),
+    (lambda a: a.update(values=a["values"].view(-1)), RuntimeError, "values must be 3-D"),
+    (lambda a: a.update(values=a["values"].repeat(1, 1, 2)), RuntimeError,
+     "block shape"),
+    (lambda a: a.update(values=a["values"][1:]), RuntimeError, "col_idx must hold one entry per block"),
+    (lambda a: a.update(col_idx=a["col_idx"].int()), RuntimeError, "col_idx must be torch.int16"),
+    (lambda a: a.update(col_idx=a["col_idx"].fill_(8)), RuntimeError,
+     r"col_idx holds a block column >= ceil\(in_features / block_cols\) = 8"),
+    (lambda a: a.update(col_idx=a["col_idx"].fill_(-1)), RuntimeError, "col_idx holds a block column"),
+    (lambda a: a.update(row_ptr=a["row_ptr"][:-1]), RuntimeError, r"row_ptr must have ceil\("),
+    (lambda a: a["row_ptr"].__setitem__(2, 100), RuntimeError, "row_ptr must be non-decreasing"),
+    (lambda a: a["row_ptr"].__setitem__(0, 1), RuntimeError, "row_ptr must start at 0"),
+    (lambda a: a["row_ptr"].__setitem__(-1, a["row_ptr"][-1] + 1), RuntimeError,
+     "row_ptr must end at the number of blocks"),
+    (lambda a: a.update(row_ptr=torch.stack([a["row_ptr"]] * 2, 1)[:, 0]), RuntimeError,
+     "row_ptr must be contiguous"),
+    (lambda a: a.update(bias=torch.randn(5)), RuntimeError, r"bias must have 6 \(out_features\) entries"),
+    (lambda a: a.update(bias=torch.randn(6).double()), RuntimeError, "bias must be torch.float32"),
+    (lambda a: a.update(out_features=-1), RuntimeError, "out_features must be >= 0"),
+    (lambda a: a.update(out_features=9), RuntimeError, r"row_ptr must have ceil\("),
+    (lambda a: a.update(x=[1.0]), TypeError, "x must be a torch.Tensor"),
+    (lambda a: a.update(bias=1.0), TypeError, "bias must be a torch.Tensor or None"),
+    (lambda a: a.update(in_features=8.0), TypeError, "in_features must be an int"),
+    (lambda a: a.update(x=a["x"].to_sparse()), ValueError, "x must be a dense"),
+    (lambda a: a.update(x=a["x"].to("meta")), ValueError, "all tensors must be on one device"),
+])
+def test_bsr_linear_rejects(mutate, error, match):
+    v, c, r = _csr()
+    args = {"x": torch.randn(3, 8), "values": v, "col_idx": c, "row_ptr": r, "out_features": 6,
+            "in_features": 8, "bias": None}
+    mutate(args)
+    with pytest.raises(error, match=match):
+        kernels.bsr_linear(**args)
+
+
+def test_nm24_and_conv_reject():
+    v, i = kernels.nm24_pack(two_four(torch.randn(6, 10)))
+    x = torch.randn(2, 10)
+    with pytest.raises(RuntimeError, match=r"values must have shape \[out_features, ceil"):
+        kernels.nm24_linear(x, v, i, 13)
+    with pytest.raises(RuntimeError, match="indices must be torch.uint8"):
+        kernels.nm24_linear(x, v, i.short(), 10)
+    with pytest.raises(RuntimeError, match=r"indices must have shape"):
+        kernels.nm24_linear(x, v, i[:5], 10)
+    v, c, r = kernels.bsr_pack(pruned(4, 27, 0.5))
+    img = torch.randn(1, 3, 5, 5)
+
+    def conv(**kw):
+        args = {"x": img, "values": v, "col_idx": c, "row_ptr": r, "weight_shape": (4, 3, 3, 3)}
+        return kernels.bsr_conv2d(**{**args, **kw})
+
+    with pytest.raises(RuntimeError, match="smaller than the dilated kernel"):
+        conv(dilation=3)
+    with pytest.raises(RuntimeError, match="stride must be >= 1"):
+        conv(stride=0)
+    with pytest.raises(RuntimeError, match="padding must be >= 0"):
+        conv(padding=(-1, 0))
+    with pytest.raises(RuntimeError, match="x must have in_channels = 3"):
+        conv(x=torch.randn(1, 4, 5, 5))
+    with pytest.raises(RuntimeError, match="x must be 4-D"):
+        conv(x=torch.randn(3, 5))
+    with pytest.raises(RuntimeError, match=r"row_ptr must have"):
+        conv(weight_shape=(5, 3, 3, 3))
+    with pytest.raises(RuntimeError, match="weight_shape must have out_channels >= 0"):
+        conv(weight_shape=(4, 3, 0, 3))
+    with pytest.raises(ValueError, match="weight_shape must be an int or a sequence of 4"):
+        conv(weight_shape=(4, 3, 3))
+    vn, ind = kernels.nm24_pack(two_four(torch.randn(4, 27)))
+    with pytest.raises(RuntimeError, match="values must have out_channels = 5 rows"):
+        kernels.nm24_conv2d(img, vn, ind, (5, 3, 3, 3))
+
+
+# ---- opcheck -----------------------------------------------------------------------------
+
+def test_opcheck_every_op():
+    w = pruned(12, 10, 0.6)
+    w24 = two_four(torch.randn(12, 10))
+    x, bias = torch.randn(3, 10), torch.randn(12)
+    torch.library.opcheck(OPS.sparse_bsr_pack.default, (w, 1, 1))
+    torch.library.opcheck(OPS.sparse_bsr_pack.default, (w, 4, 1))
+    torch.library.opcheck(OPS.sparse_nm24_pack.default, (w24,))
+    for rc in [(1, 1), (4, 1), (1, 4)]:
+        v, c, r = kernels.bsr_pack(w, rc)
+        torch.library.opcheck(OPS.sparse_bsr_linear.default, (x, v, c, r, 12, 10, bias, True))
+        torch.library.opcheck(OPS.sparse_bsr_linear.default, (x[0], v, c, r, 12, 10, None, False))
+    v, i = kernels.nm24_pack(w24)
+    torch.library.opcheck(OPS.sparse_nm24_linear.default, (x, v, i, 10, bias, False))
+    img = torch.randn(2, 2, 6, 5)
+    wc = pruned(12, 18, 0.5)
+    v, c, r = kernels.bsr_pack(wc)
+    torch.library.opcheck(OPS.sparse_bsr_conv2d.default,
+                          (img, v, c, r, [12, 2, 3, 3], bias, [1, 2], [1, 1], [1, 1], False, True))
+    v, i = kernels.nm24_pack(two_four(wc))
+    torch.library.opcheck(OPS.sparse_nm24_conv2d.default,
+                          (img[0], v, i, [12, 2, 3, 3], None, [2, 1], [0, 1], [1, 1], True, False))
+
+
+# ---- modules -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_sparse_linear_from_dense_and_state_dict(fmt):
+    dense = nn.Linear(30, 20)
+    with torch.no_grad():
+        dense.weight.copy_(weight_for(fmt, 20, 30, 0.6))
+    sparse = SparseLinear.from_dense(dense, format=fmt)
+    x = torch.randn(5, 30)
+    with torch.no_grad():
+        close(sparse(x), dense(x), 30)
+    assert torch.equal(sparse.dense_weight(), dense.weight)
+    assert f"format='{fmt}'" in repr(sparse)
+    buf = io.BytesIO()
+    torch.save(sparse.state_dict(), buf)
+    buf.seek(0)
+    fresh = SparseLinear(30, 20, format=fmt)  # all-zero weight: other buffer sizes
+    fresh.load_state_dict(torch.load(buf, weights_only=True))
+    with torch.no_grad():
+        assert torch.equal(fresh(x), sparse(x))
+    if fmt != "2:4":
+        other = SparseLinear(30, 20, format="4x1" if fmt != "4x1" else "csr")
+        with pytest.raises(RuntimeError, match="packed weight of this module needs"):
+            other.load_state_dict(sparse.state_dict())
+
+
+def test_sparse_module_errors():
+    with pytest.raises(ValueError, match="format must be one of"):
+        SparseLinear.from_dense(nn.Linear(4, 4), format="bsr")
+    with pytest.raises(ValueError, match="must be torch.float32"):
+        SparseLinear.from_dense(nn.Linear(4, 4).double())
+    with pytest.raises(TypeError, match="expected an nn.Linear"):
+        SparseLinear.from_dense(nn.Conv2d(4, 4, 1))
+    with pytest.raises(ValueError, match="only groups=1"):
+        SparseConv2d.from_dense(nn.Conv2d(4, 4, 3, groups=2))
+    with pytest.raises(ValueError, match="padding_mode='zeros'"):
+        SparseConv2d.from_dense(nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect"))
+    with pytest.raises(ValueError, match="pads asymmetrically"):
+        SparseConv2d.from_dense(nn.Conv2d(4, 4, 2, padding="same"))
+    with pytest.raises(ValueError, match="not 2:4 sparse in either column order"):
+        SparseConv2d.from_dense(nn.Conv2d(4, 4, 3), format="2:4")
+    same = nn.Conv2d(3, 5, 3, padding="same", dilation=2)
+    x = torch.randn(1, 3, 9, 9)
+    with torch.no_grad():
+        close(SparseConv2d.from_dense(same)(x), same(x), 27)
+
+
+# ---- convert -----------------------------------------------------------------------------
+
+class SmallCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 32, 1), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, padding=1, groups=4), nn.ReLU())
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(32 * 8 * 8, 256), nn.ReLU(),
+                                  nn.Linear(256, 10))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def pruned_cnn(sparsity: float = 0.9) -> nn.Module:
+    model = SmallCNN().eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                w = m.weight
+                k = round(sparsity * w.numel())
+                thresh = w.abs().flatten().kthvalue(k).values
+                w.mul_(w.abs() > thresh)
+    return model
+
+
+def test_convert_equals_masked_dense():
+    model = pruned_cnn()
+    x = torch.randn(4, 3, 16, 16)
+    report = []
+    converted = convert(model, example_inputs=x, time_budget=1.0, report=report)
+    assert converted is not model
+    assert not any(isinstance(m, (SparseLinear, SparseConv2d)) for m in model.modules())
+    with torch.no_grad():
+        close(converted(x), model(x), 2048)
+    by_name = {r.name: r for r in report}
+    assert by_name["features.6"].choice == "dense" and "groups=4" in by_name["features.6"].reason
+    timed = [r for r in report if r.reason == "measured"]
+    assert len(timed) == 5 and all("dense" in r.times_ms and "csr" in r.times_ms for r in timed)
+    assert by_name["head.1"].input_shape == (4, 2048)
+    for r in timed:  # the fastest candidate, sparse only when it beat dense by the margin
+        assert r.times_ms[r.choice] == min(r.times_ms.values()) or r.choice == "dense"
+        if r.choice != "dense":
+            assert r.times_ms[r.choice] < r.times_ms["dense"]
+        module = converted.get_submodule(r.name)
+        assert getattr(module, "format", "dense") == r.choice
+
+
+def test_convert_heuristic_fuse_relu_inplace_and_thresholds():
+    model = pruned_cnn()
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        expected = model(x)
+    fused = convert(model, measure=False, fuse_relu=True)
+    assert isinstance(fused.head[1], SparseLinear) and fused.head[1].relu
+    assert isinstance(fused.head[2], nn.Identity)
+    assert isinstance(fused.features[0], SparseConv2d) and fused.features[0].relu
+    with torch.no_grad():
+        close(fused(x), expected, 2048)
+    report = []
+    same = convert(model, measure=False, min_sparsity=0.95, inplace=True, report=report)
+    assert same is model and not any(isinstance(m, (SparseLinear, SparseConv2d))
+                                     for m in model.modules())
+    assert all("below min_sparsity" in r.reason or "groups" in r.reason for r in report)
+    with pytest.raises(ValueError, match="min_sparsity must be in"):
+        convert(model, min_sparsity=1.5)
+    with pytest.raises(ValueError, match="formats must be a sequence"):
+        convert(model, formats=("csr", "dense"))
+
+
+def test_convert_picks_2to4_and_blocks_when_applicable():
+    lin = nn.Sequential(nn.Linear(64, 32), nn.Linear(64, 64))
+    with torch.no_grad():
+        lin[0].weight.copy_(two_four(torch.randn(32, 64)))
+        lin[1].weight.copy_(pruned(64, 64, 0.9, (4, 1)))
+        lin[1].weight[:4, :3] = 1.0  # 3 non-zeros in a group of 4: not 2:4
+    report = []
+    out = convert(lin, measure=False, report=report)
+    assert [r.choice for r in report] == ["2:4", "4x1"]
+    assert out[0].format == "2:4" and out[1].format == "4x1"
+    assert is_nm24(out[0].dense_weight())
+
+
+def test_sparse_linear_under_torch_compile():
+    dense = nn.Linear(48, 24)
+    with torch.no_grad():
+        dense.weight.copy_(pruned(24, 48, 0.8))
+    sparse = SparseLinear.from_dense(dense, relu=True)
+    compiled = torch.compile(sparse, fullgraph=True)
+    for batch in (3, 5):
+        x = torch.randn(batch, 48)
+        with torch.no_grad():
+            close(compiled(x), F.relu(dense(x)), 48)
+
+
+def test_layer_timing_budget_is_respected():
+    # A 90% sparse 1024 x 1024 layer at batch 1 (no example input): CSR wins.
+    lin = nn.Linear(1024, 1024)
+    with torch.no_grad():
+        lin.weight.mul_(torch.rand_like(lin.weight) > 0.9)
+    report = []
+    convert(lin, time_budget=0.2, report=report)
+    assert report[0].choice == "csr" and math.isfinite(report[0].times_ms["csr"])
