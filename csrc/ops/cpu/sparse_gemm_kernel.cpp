@@ -123,9 +123,12 @@ SPARSE_INLINE unsigned max_col_generic(const uint16_t* col, int64_t n) {
   return m;
 }
 
-// acc[r][v] += w[r][c] * x[c][v] over one R x C block; xr points at its first x row.
-template <class V, int NV, int R, int C>
-SPARSE_INLINE void block_fma(V (&acc)[R][NV], const float* wv, const float* xr, int64_t ldx) {
+// acc[(u + c) % U][r][v] += w[r][c] * x[c][v] over one R x C block (xr points at
+// its first x row): the columns of a 1x4 block go to different accumulator sets,
+// so its four FMAs per vector do not wait for each other.
+template <class V, int NV, int R, int C, int U>
+SPARSE_INLINE void block_fma(V (&acc)[U][R][NV], int u, const float* wv, const float* xr,
+                             int64_t ldx) {
   constexpr int L = kLanes<V>;
 #pragma GCC unroll 4
   for (int c = 0; c < C; ++c) {
@@ -136,7 +139,7 @@ SPARSE_INLINE void block_fma(V (&acc)[R][NV], const float* wv, const float* xr, 
     for (int r = 0; r < R; ++r) {
       const float s = wv[r * C + c];
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) acc[r][v] += s * xv[v];
+      for (int v = 0; v < NV; ++v) acc[(u + c) % U][r][v] += s * xv[v];
     }
   }
 }
@@ -159,10 +162,13 @@ SPARSE_INLINE void store_row(const V (&acc)[NV], const Operands& o, int64_t row)
 template <int Regs>
 constexpr int kUnroll = Regs >= 4 ? 1 : (Regs >= 2 ? 2 : 4);
 
-// Block rows [br0, br1) of a BSR weight over one column tile of NV vectors.
+// Block rows [br0, br1) of a BSR weight over one column tile of NV vectors: U
+// accumulator sets, fed by U blocks per step (1x1, 4x1) or by the 4 columns of
+// one block (1x4).
 template <class V, int NV, int R, int C>
 SPARSE_INLINE void bsr_tile(const Packed& w, const Operands& o, int64_t br0, int64_t br1) {
-  constexpr int U = kUnroll<R * NV>;
+  constexpr int U = C > 1 && C * NV <= 8 ? C : kUnroll<R * NV>;
+  constexpr int S = C > 1 ? 1 : U;  // blocks per step
   const int64_t ldx = o.ldx, M = w.M;
   const float* const x = o.x;
   const float* const vals = w.values;
@@ -176,15 +182,15 @@ SPARSE_INLINE void bsr_tile(const Packed& w, const Operands& o, int64_t br0, int
         for (int v = 0; v < NV; ++v) acc[u][r][v] = V{};
     int64_t b = row_ptr[br];
     const int64_t e = row_ptr[br + 1];
-    for (; b + U <= e; b += U) {
+    for (; b + S <= e; b += S) {
 #pragma GCC unroll 4
-      for (int u = 0; u < U; ++u) {
-        block_fma<V, NV, R, C>(acc[u], vals + (b + u) * (R * C), x + int64_t{col[b + u]} * C * ldx,
-                               ldx);
+      for (int u = 0; u < S; ++u) {
+        block_fma<V, NV, R, C, U>(acc, u, vals + (b + u) * (R * C),
+                                  x + int64_t{col[b + u]} * C * ldx, ldx);
       }
     }
     for (; b < e; ++b) {
-      block_fma<V, NV, R, C>(acc[0], vals + b * (R * C), x + int64_t{col[b]} * C * ldx, ldx);
+      block_fma<V, NV, R, C, U>(acc, 0, vals + b * (R * C), x + int64_t{col[b]} * C * ldx, ldx);
     }
 #pragma GCC unroll 4
     for (int u = 1; u < U; ++u)
@@ -218,8 +224,8 @@ SPARSE_INLINE void nm24_rows(const Packed& w, const Operands& o, int64_t r0) {
     for (int i = 0; i < RB; ++i) {
       const unsigned p = pos[i * G + g];
       const float* wv = vals + (i * G + g) * 2;
-      block_fma<V, NV, 1, 1>(acc[i][0], wv, xg + (p & 3) * ldx, ldx);
-      block_fma<V, NV, 1, 1>(acc[i][1], wv + 1, xg + (p >> 2 & 3) * ldx, ldx);
+      block_fma<V, NV, 1, 1, 2>(acc[i], 0, wv, xg + (p & 3) * ldx, ldx);
+      block_fma<V, NV, 1, 1, 2>(acc[i], 1, wv + 1, xg + (p >> 2 & 3) * ldx, ldx);
     }
   }
 #pragma GCC unroll 8

@@ -1,0 +1,55 @@
+"""Sparse kernels vs torch dense and torch.sparse CSR (pytest-benchmark).
+
+Not part of the default test run (``testpaths = ["tests"]``)::
+
+    pytest benchmarks/test_bench_sparse.py                      # 1 thread
+    COMPRESSOR_BENCH_THREADS=2 pytest benchmarks/test_bench_sparse.py
+    pytest benchmarks/test_bench_sparse.py --benchmark-disable  # CI: functional, small sizes
+
+Each group puts ``compressor`` (our packed kernel), ``torch dense`` (F.linear /
+F.conv2d on the masked weight) and ``torch CSR`` (torch.sparse CSR matmul) side by
+side: Linear 4096x4096 and 1024x4096 at 50-95% unstructured sparsity and batch
+1/16/64/256, the 2:4 / 4x1 / 1x4 formats, and ResNet-18's convolutions. Every
+timed result is checked. ``benchmarks/sparse_ratios.py`` prints the ratios.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from sparse_cases import IMPLS, Spec, bench_threads, cases, conv_specs, linear_specs
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(bench_threads())
+    yield
+    torch.set_num_threads(before)
+
+
+def _run(benchmark, spec: Spec, impl: str) -> None:
+    spec = spec.scaled() if benchmark.disabled else spec
+    case = cases(spec)[impl]
+    threads = bench_threads()
+    benchmark.group = f"{spec.group}, {threads} thread{'s' if threads > 1 else ''}"
+    benchmark.extra_info["impl"] = impl
+    result = benchmark.pedantic(case.run, rounds=5, warmup_rounds=1, iterations=1)
+    case.check(result)
+
+
+# The 2:4 / 4x1 / 1x4 groups compare with dense (our CSR at 90% has its own groups).
+LINEAR = [(spec, impl) for spec in linear_specs() for impl in IMPLS
+          if spec.fmt == "csr" or impl != "torch CSR"]
+
+
+@pytest.mark.parametrize("spec, impl", LINEAR,
+                         ids=[f"{s.group}-{i}".replace(" ", "-") for s, i in LINEAR])
+def test_linear(benchmark, spec: Spec, impl: str) -> None:
+    _run(benchmark, spec, impl)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("spec", conv_specs(), ids=lambda s: s.group.replace(" ", "-"))
+def test_resnet18_conv(benchmark, spec: Spec, impl: str) -> None:
+    _run(benchmark, spec, impl)
