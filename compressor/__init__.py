@@ -5,3 +5,10 @@ import torch  # noqa: F401  (loads libtorch before the extension that links it)
 from . import _C  # noqa: F401  (registers torch.ops.compressor.*)
 
 __version__ = _C.version()
+
+
+def load(path):
+    """The model of a compressor checkpoint (thinned ones included), in eval mode."""
+    from .loading import load as _load
+
+    return _load(path)

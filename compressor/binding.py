@@ -14,6 +14,7 @@ import inspect
 import torch
 from torch import nn
 
+from .graph import GraphError, find_groups
 from .pruning.pruners import Pruner, build_pruner
 from .regularizers import Regularizer, build_regularizer
 from .schedule.loader import Schedule, lr_scheduler_classes, optimizer_classes
@@ -27,12 +28,29 @@ class Bound:
     regularizers: dict[str, Regularizer]
 
 
-def bind_components(schedule: Schedule, model: nn.Module, problems: Problems) -> Bound:
+def _groups(schedule: Schedule, model: nn.Module, example_input, problems: Problems):
+    """Dependency groups, when a structured pruner needs them (trace errors → problems)."""
+    structured = [c for c in schedule.pruners.values() if c.config.structured]
+    if not structured:
+        return None
+    try:
+        return find_groups(model, example_input)
+    except GraphError as exc:
+        for comp in structured:
+            problems.add(comp.config.line_of("criterion"), f"{comp.key}.criterion", str(exc))
+        return None
+
+
+def bind_components(schedule: Schedule, model: nn.Module, problems: Problems,
+                    example_input: torch.Tensor | None = None) -> Bound:
     params = dict(model.named_parameters())
+    groups = _groups(schedule, model, example_input, problems)
     pruners: dict[str, Pruner] = {}
     owner: dict[str, str] = {}
     for name, comp in schedule.pruners.items():
-        pruner = build_pruner(name, comp.config, comp.key, params, problems)
+        if comp.config.structured and groups is None:
+            continue
+        pruner = build_pruner(name, comp.config, comp.key, model, problems, groups)
         if pruner is None:
             continue
         for param in pruner.param_names:

@@ -4,6 +4,7 @@
     compress check --schedule FILE         check a schedule without training
     compress params (--schedule FILE | --arch NAME --dataset NAME)
                                            list parameter names and shapes for patterns
+    compress thin CKPT --out THIN_CKPT     remove zeroed channels physically (offline)
 
 User mistakes print one clear message (all of a schedule's errors at once) and exit
 with status 2; no traceback.
@@ -17,7 +18,7 @@ from typing import Sequence
 
 from .errors import CompressorError
 
-SUBCOMMANDS = ("run", "check", "params")
+SUBCOMMANDS = ("run", "check", "params", "thin")
 EXIT_USER_ERROR = 2
 
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="compress", description="Schedule-driven neural-network compression for PyTorch.")
     from . import __version__
     parser.add_argument("--version", action="version", version=f"compressor {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{run,check,params}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,check,params,thin}")
 
     run = sub.add_parser("run", help="run a schedule (default command)")
     run.add_argument("--schedule", help="YAML schedule file")
@@ -65,7 +66,20 @@ def build_parser() -> argparse.ArgumentParser:
     params.add_argument("--schedule", help="take the model and data set from this schedule")
     params.add_argument("--arch", help="model name (with --dataset)")
     params.add_argument("--dataset", default="fashion_mnist", help="data set (decides input shape)")
+    thin = sub.add_parser("thin", help="physically remove zeroed channels of a checkpoint")
+    thin.add_argument("checkpoint", help="a checkpoint written by `compress`")
+    thin.add_argument("--out", required=True, help="where to write the thinned checkpoint")
     return parser
+
+
+def _cmd_thin(args: argparse.Namespace) -> int:
+    from .loading import thin_checkpoint
+
+    r = thin_checkpoint(args.checkpoint, args.out)
+    print(f"removed {r['channels_removed']} channels: params {r['params_before']:,} → "
+          f"{r['params_after']:,}, MACs/sample {r['macs_before']:,} → {r['macs_after']:,}")
+    print(f"thinned checkpoint: {args.out} (load it with compressor.load)")
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -125,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USER_ERROR
-    handler = {"run": _cmd_run, "check": _cmd_check, "params": _cmd_params}[args.command]
+    handler = {"run": _cmd_run, "check": _cmd_check, "params": _cmd_params,
+               "thin": _cmd_thin}[args.command]
     try:
         return handler(args)
     except CompressorError as exc:

@@ -51,9 +51,11 @@ def _kernel_devices(op: str) -> frozenset[str]:
     return frozenset(found)
 
 
-# Looked up once: the extension registers every kernel when it is imported.
-_KERNEL_DEVICES = {op: _kernel_devices(op) for op in (
-    "magnitude_threshold", "magnitude_mask", "global_magnitude_masks", "apply_mask_")}
+# Looked up once, for every compressor op (the extension registers all its kernels
+# when it is imported); the structured, thinning and sparse wrappers share this check.
+_KERNEL_DEVICES = {name.split("::", 1)[1]: _kernel_devices(name.split("::", 1)[1])
+                   for name in torch._C._dispatch_get_all_op_names()
+                   if name.startswith("compressor::")}
 
 
 def _check_tensor(op: str, name: str, t: object) -> torch.Tensor:

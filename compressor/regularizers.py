@@ -43,10 +43,15 @@ REGULARIZER_TYPES: dict[str, type[RegularizerConfig]] = {"l1": L1Config, "l2": L
 
 
 class Regularizer:
-    def __init__(self, name: str, config: RegularizerConfig, params: list[nn.Parameter]) -> None:
+    def __init__(self, name: str, config: RegularizerConfig, names: list[str],
+                 params: dict[str, nn.Parameter]) -> None:
         self.name = name
         self.config = config
-        self._params = params
+        self.names = names
+        self._params = [params[n] for n in names]
+
+    def rebind(self, params: dict[str, nn.Parameter]) -> None:
+        self._params = [params[n] for n in self.names]
 
     def penalty(self) -> torch.Tensor:
         if self.config.norm == "l1":
@@ -62,4 +67,4 @@ def build_regularizer(name: str, config: RegularizerConfig, key: str,
     for message in errors:
         problems.add(config.line_of("weights"), f"{key}.weights", message)
     chosen = list(dict.fromkeys(n for names in by_pattern.values() for n in names))
-    return Regularizer(name, config, [params[n] for n in chosen]) if chosen else None
+    return Regularizer(name, config, chosen, params) if chosen else None

@@ -12,7 +12,36 @@ from typing import Any
 import torch
 
 from . import __version__, _C
+from .models import build_model
 from .sparsity import summarize
+from .thinning import TOTAL, count_macs
+
+
+def structure_report(run: Any) -> dict:
+    """Per module: shape, params and MACs (per sample) of the dense model and of the
+    final one (smaller after thinning), plus totals."""
+    info = run.info
+    dense = build_model(run.schedule.model.arch, num_classes=info.num_classes,
+                        in_channels=info.channels, image_size=info.image_size,
+                        **run.schedule.model.options)
+    example = torch.zeros(1, info.channels, info.image_size, info.image_size)
+    before, after = count_macs(dense, example), count_macs(run.model.cpu(), example)
+    run.model.to(run.device)
+    layers = {}
+    for name, counts in before.items():
+        if name == TOTAL:
+            continue
+        weight_before = getattr(dense.get_submodule(name), "weight", None)
+        weight_after = getattr(run.model.get_submodule(name), "weight", None)
+        now = after.get(name, {"macs": 0, "params": 0})
+        layers[name] = {
+            "shape_before": list(weight_before.shape) if weight_before is not None else [],
+            "shape_after": list(weight_after.shape) if weight_after is not None else [],
+            "params_before": counts["params"], "params_after": now["params"],
+            "macs_before": counts["macs"], "macs_after": now["macs"]}
+    totals = {"params_before": before[TOTAL]["params"], "params_after": after[TOTAL]["params"],
+              "macs_before": before[TOTAL]["macs"], "macs_after": after[TOTAL]["macs"]}
+    return {"layers": layers, "totals": totals}
 
 
 def build_report(run: Any, final: dict, final_checkpoint: Path) -> dict:
@@ -38,6 +67,8 @@ def build_report(run: Any, final: dict, final_checkpoint: Path) -> dict:
                            "scope": pruner.config.scope, "params": pruner.param_names}
                     for name, pruner in scheduler.pruners.items()},
         "epochs": run.history,
+        "structure": structure_report(run),
+        "thinning": scheduler.events,
         "checkpoint": str(final_checkpoint),
         "timing": run.timing,
         "environment": {"torch": torch.__version__, "python": platform.python_version(),
@@ -78,6 +109,19 @@ def render_markdown(report: dict) -> str:
         shape = "×".join(map(str, layer["shape"]))
         lines.append(f"| `{name}` | {shape} | {layer['numel']:,} | {layer['nnz']:,} | "
                      f"{_pct(layer['sparsity'])} | {target} |")
+    st = report["structure"]
+    tot = st["totals"]
+    lines += ["", "## Structure (dense → final)", "",
+              f"Parameters {tot['params_before']:,} → {tot['params_after']:,}; "
+              f"MACs per sample {tot['macs_before']:,} → {tot['macs_after']:,}"
+              + (f" ({tot['macs_before'] / max(tot['macs_after'], 1):.2f}× fewer)" if tot['macs_after'] else ""),
+              "", "| module | shape before | shape after | params before | params after | MACs before | MACs after |",
+              "|---|---|---|---:|---:|---:|---:|"]
+    for name, layer in st["layers"].items():
+        shape = lambda s: "×".join(map(str, s)) or "—"  # noqa: E731
+        lines.append(f"| `{name}` | {shape(layer['shape_before'])} | {shape(layer['shape_after'])} | "
+                     f"{layer['params_before']:,} | {layer['params_after']:,} | "
+                     f"{layer['macs_before']:,} | {layer['macs_after']:,} |")
     lines += ["", "## Epochs", "", "| phase | epoch | lr | loss | top-1 | target sparsity | sparsity |",
               "|---|---:|---:|---:|---:|---:|---:|"]
     for e in report["epochs"]:

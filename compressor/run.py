@@ -34,6 +34,7 @@ from .schedule import Schedule, read_schedule
 from .schedule.problems import Problems
 from .scheduler import CompressionScheduler
 from .sparsity import summarize
+from .thinning import apply_recipe, thinning_recipe
 from .train import evaluate, train_epoch
 
 DENSE, COMPRESS, DONE = "dense", "compress", "done"
@@ -80,14 +81,19 @@ def prepare(schedule_path: str, *, text: str | None = None, epochs: int | None =
 
 def check_schedule(schedule_path: str, *, epochs: int | None = None) -> Schedule:
     """Every check that does not need data: raise ScheduleError listing all problems."""
-    schedule, model, _, problems = prepare(schedule_path, epochs=epochs)
+    schedule, model, info, problems = prepare(schedule_path, epochs=epochs)
     if model is not None:
-        bind_components(schedule, model, problems)
+        bind_components(schedule, model, problems, example_input(info))
         if schedule.training is not None:
             optimizer = build_optimizer(schedule.training.optimizer, model.parameters(), problems)
             build_lr_schedulers(schedule, optimizer, problems)
     problems.raise_if_any()
     return schedule
+
+
+def example_input(info) -> torch.Tensor:
+    """One zero image of the data set's shape (for tracing and MAC counts)."""
+    return torch.zeros(1, info.channels, info.image_size, info.image_size)
 
 
 def _rng_state() -> dict:
@@ -112,6 +118,9 @@ class CompressionRun:
         self.resume: dict | None = None
         if options.resume_from:
             self.resume = load_checkpoint(options.resume_from)
+        if self.resume is not None and self.resume.get("phase") == "thinned":
+            raise CheckpointError(f"{options.resume_from} was thinned offline (`compress thin`) for "
+                                  "inference; load it with compressor.load, it cannot be resumed")
         if options.schedule is not None:
             path, text = options.schedule, None
         elif self.resume is not None:
@@ -132,16 +141,21 @@ class CompressionRun:
         self.schedule = schedule
         if model is None:
             problems.raise_if_any()
+        recipe = self.resume.get("thinning") if self.resume else None
+        if recipe:  # the checkpoint holds a thinned model: rebuild its shape first
+            apply_recipe(model, recipe, source=str(options.resume_from))
         model.to(self.device)
         self.model = model
-        self.bound = bind_components(schedule, model, problems)
+        self.example = example_input(info).to(self.device)
+        self.bound = bind_components(schedule, model, problems, self.example)
         training = schedule.training
         self.optimizer = build_optimizer(training.optimizer, model.parameters(), problems) if training else None
         self.lr_schedulers = build_lr_schedulers(schedule, self.optimizer, problems)
         problems.raise_if_any()
         self.training = training
         self.info = info
-        self.scheduler = CompressionScheduler(schedule, model, self.bound, self.lr_schedulers)
+        self.scheduler = CompressionScheduler(schedule, model, self.bound, self.lr_schedulers,
+                                              self.optimizer, self.example)
         self.out = Path(options.out) if options.out else _default_out(schedule, options.resume_from)
         self.ckpt_dir = self.out / "checkpoints"
         self.max_batches = (options.max_batches_per_epoch if options.max_batches_per_epoch is not None
@@ -176,6 +190,7 @@ class CompressionRun:
             "rng": _rng_state(),
             "schedule": {"path": self.schedule.path, "text": self.schedule.text},
             "history": self.history, "dense": self.dense_metrics,
+            "thinning": thinning_recipe(self.model),
         }
 
     def _save(self, name: str, phase: str, epochs_done: int, optimizer, prefix: str | None = None) -> Path:
@@ -275,6 +290,10 @@ class CompressionRun:
             self._restore(self.resume, self.optimizer)
             self.log(f"resumed from {self.opt.resume_from}: {phase}, {done} epochs done")
         self.model.to(self.device)
+        if self.training.epochs == 0 and done == 0:  # prune (and thin) without training
+            self.scheduler.on_epoch_begin(0)
+            self.log(f"compress epoch 0 without training: sparsity "
+                     f"{self._sparsity_record(0)['actual']:.3f}")
         for epoch in range(done, self.training.epochs):
             self._epoch(COMPRESS, epoch, self.optimizer, self.scheduler)
             self._save(f"epoch_{epoch:03d}.pt", COMPRESS, epoch + 1, self.optimizer, prefix="epoch_")

@@ -18,19 +18,25 @@ import torch
 from torch import nn
 
 from .binding import Bound
+from .extensions import run_extension
 from .masks import MaskStore
 from .schedule.loader import Schedule
 
 
 class CompressionScheduler:
     def __init__(self, schedule: Schedule, model: nn.Module, bound: Bound,
-                 lr_schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler]) -> None:
+                 lr_schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler],
+                 optimizer: torch.optim.Optimizer | None = None,
+                 example_input: torch.Tensor | None = None) -> None:
         self.schedule = schedule
         self.model = model
         self.pruners = bound.pruners
         self.regularizers = bound.regularizers
         self.lr_schedulers = lr_schedulers
+        self.optimizer = optimizer
+        self.example_input = example_input
         self.masks = MaskStore(model)
+        self.events: list[dict] = []  # what extensions did (thinning), for the report
         total = schedule.epochs
         self._policies = [(p.kind, p.instance, p.active_epochs(total)) for p in schedule.policies]
 
@@ -55,10 +61,26 @@ class CompressionScheduler:
         return levels
 
     def on_epoch_begin(self, epoch: int) -> None:
-        for name, active in self._active("pruner", epoch):
-            for param, mask in self.pruners[name].compute_masks(epoch, active).items():
-                self.masks.set(param, mask)
+        """Pruners and extensions active on ``epoch``, in declaration order."""
+        for kind, name, active in self._policies:
+            if epoch not in active:
+                continue
+            if kind == "pruner":
+                for param, mask in self.pruners[name].compute_masks(epoch, active).items():
+                    self.masks.set(param, mask)
+                self.masks.apply()
+            elif kind == "extension":
+                self.masks.apply()
+                comp = self.schedule.extensions[name]
+                self.events.append({"name": name, **run_extension(comp.type, comp.config, self, epoch)})
         self.masks.apply()
+
+    def rebind(self) -> None:
+        """After the model's parameters were replaced (thinning): point pruners and
+        regularizers at the new tensors."""
+        params = dict(self.model.named_parameters())
+        for component in (*self.pruners.values(), *self.regularizers.values()):
+            component.rebind(params)
 
     def before_backward(self, epoch: int, loss: torch.Tensor) -> torch.Tensor:
         for name, _ in self._active("regularizer", epoch):
@@ -77,11 +99,12 @@ class CompressionScheduler:
                 sched.step()
 
     def state_dict(self) -> dict:
-        return {"masks": self.masks.state_dict(),
+        return {"masks": self.masks.state_dict(), "events": self.events,
                 "lr_schedulers": {n: s.state_dict() for n, s in self.lr_schedulers.items()}}
 
     def load_state_dict(self, state: dict, source: str = "checkpoint") -> None:
         self.masks.load_state_dict(state["masks"], source)
+        self.events = list(state.get("events", []))
         for name, sched in self.lr_schedulers.items():
             if name in state["lr_schedulers"]:
                 sched.load_state_dict(state["lr_schedulers"][name])

@@ -24,7 +24,12 @@ from .. import ops
 from ..patterns import resolve
 from ..schedule.fields import Located, option
 from ..schedule.problems import Problems
-from . import sparsity_schedules
+from . import criteria_ops, sparsity_schedules
+from .structured import STRUCTURED_CRITERIA, StructuredPruner, resolve_groups
+
+ELEMENT_CRITERIA = ("magnitude", "block")
+Criterion = Literal["magnitude", "block", "l1_filter", "l2_filter", "fpgm", "neuron",
+                    "l1_channel", "l2_channel", "bn_scale"]
 
 SPARSITY = {"min": 0.0, "max": 1.0, "max_exclusive": True}
 
@@ -36,9 +41,25 @@ class PrunerConfig(Located):
             "a mapping pattern → sparsity")
     scope: Literal["layer", "global"] = option(
         "layer", doc="`layer`: each tensor to the target; `global`: rank all matched tensors together")
+    criterion: Criterion = option(
+        "magnitude", doc="which weights: `magnitude` (elements by |w|), `block`, or a structured "
+                         "criterion (`l1_filter`, `l2_filter`, `fpgm`, `neuron`, `l1_channel`, "
+                         "`l2_channel`, `bn_scale`)")
+    block: list[int] | None = option(None, doc="[rows, cols] of a block, with criterion `block`")
+
+    @property
+    def structured(self) -> bool:
+        return self.criterion in STRUCTURED_CRITERIA
 
     def check(self, key: str, problems: Problems) -> None:
         """Cross-field checks beyond types and bounds."""
+        if (self.criterion == "block") != (self.block is not None):
+            problems.add(self.line_of("block" if self.block is not None else "criterion"),
+                         f"{key}.block", "`block: [rows, cols]` goes with `criterion: block`, "
+                         "and criterion `block` needs it")
+        elif self.block is not None and (len(self.block) != 2 or min(self.block) < 1):
+            problems.add(self.line_of("block"), f"{key}.block",
+                         f"must be [rows, cols] of positive sizes, got {self.block}")
         if isinstance(self.weights, dict):
             problems.add(self.line_of("weights"), f"{key}.weights",
                          "a pattern → sparsity mapping is only valid for type 'level'; "
@@ -64,6 +85,9 @@ class LevelConfig(PrunerConfig):
                 problems.add(self.line_of("sparsity"), f"{key}.sparsity",
                              "give either `sparsity` with a list of patterns, or a mapping "
                              "pattern → sparsity under `weights`, not both")
+            if self.criterion != "magnitude":
+                problems.add(self.line_of("weights"), f"{key}.weights",
+                             "a pattern → sparsity mapping is only valid with criterion 'magnitude'")
             if self.scope == "global":
                 problems.add(self.line_of("scope"), f"{key}.scope",
                              "`global` ranks all tensors to one target; it needs a list of "
@@ -117,11 +141,33 @@ class IterativeConfig(PrunerConfig):
         return sparsity_schedules.iterative_steps_needed(self.step, self.final_sparsity)
 
 
+@dataclasses.dataclass(kw_only=True)
+class NMConfig(PrunerConfig):
+    """N:M semi-structured sparsity: in every run of ``m`` weights along the input
+    dimension keep the ``n`` largest (2:4 is what sparse tensor cores and our 2:4
+    kernel speed up)."""
+
+    n: int = option(2, min=1, doc="weights kept per group")
+    m: int = option(4, min=1, doc="group length along the input dimension")
+
+    def check(self, key: str, problems: Problems) -> None:
+        super().check(key, problems)
+        if self.n > self.m:
+            problems.add(self.line_of("n"), f"{key}.n", f"must not exceed m ({self.m})")
+        if self.criterion != "magnitude" or self.scope != "layer":
+            problems.add(self.line_of("weights"), key,
+                         "type 'nm' ranks by magnitude within each layer; leave out criterion and scope")
+
+    def target(self, epoch: int, active: Sequence[int]) -> float:
+        return 1.0 - self.n / self.m
+
+
 PRUNER_TYPES: dict[str, type[PrunerConfig]] = {
     "level": LevelConfig,
     "agp": AGPConfig,
     "polynomial": PolynomialConfig,
     "iterative": IterativeConfig,
+    "nm": NMConfig,
 }
 
 
@@ -159,6 +205,9 @@ class Pruner:
             {n: float(config.weights[p]) for n, p in chosen.items()}
             if isinstance(config.weights, dict) else None)
 
+    def rebind(self, params: dict[str, nn.Parameter]) -> None:
+        self._params = [params[n] for n in self.param_names]
+
     def targets(self, epoch: int, active: Sequence[int]) -> dict[str, float]:
         """Target sparsity per parameter at ``epoch``."""
         if self._fixed_levels is not None:
@@ -170,6 +219,13 @@ class Pruner:
     def compute_masks(self, epoch: int, active: Sequence[int]) -> dict[str, torch.Tensor]:
         """Masks (True = keep) that reach this epoch's targets by |w|."""
         targets = self.targets(epoch, active)
+        if isinstance(self.config, NMConfig):
+            return {n: criteria_ops.nm_mask(p.detach(), self.config.n, self.config.m)
+                    for n, p in zip(self.param_names, self._params)}
+        if self.config.criterion == "block":
+            rows, cols = self.config.block
+            return {n: criteria_ops.block_mask(p.detach(), rows, cols, targets[n])
+                    for n, p in zip(self.param_names, self._params)}
         if self.config.scope == "global":
             level = targets[self.param_names[0]]
             masks = ops.global_magnitude_masks([p.detach() for p in self._params], level)
@@ -178,7 +234,19 @@ class Pruner:
                 for n, p in zip(self.param_names, self._params)}
 
 
-def build_pruner(name: str, config: PrunerConfig, key: str, params: dict[str, nn.Parameter],
-                 problems: Problems) -> Pruner | None:
+def build_pruner(name: str, config: PrunerConfig, key: str, model: nn.Module,
+                 problems: Problems, groups=None) -> Pruner | StructuredPruner | None:
+    """Bind a pruner to the model; ``groups`` (from compressor.graph.find_groups) is
+    needed by structured criteria."""
+    params = dict(model.named_parameters())
     chosen = resolve_weights(config, key, params, problems)
-    return Pruner(name, config, chosen, params) if chosen else None
+    if not chosen:
+        return None
+    if config.structured:
+        picked = resolve_groups(config.criterion, list(chosen), groups or [],
+                                config.line_of("weights"), key, problems)
+        return StructuredPruner(name, config, model, picked) if picked else None
+    if config.criterion == "block" and config.scope == "global":
+        problems.add(config.line_of("scope"), f"{key}.scope",
+                     "criterion 'block' prunes each tensor on its own; use scope 'layer'")
+    return Pruner(name, config, chosen, params)

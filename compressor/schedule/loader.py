@@ -16,9 +16,10 @@ import torch
 import yaml
 
 from ..errors import CompressorError
+from ..extensions import EXTENSION_TYPES
 from ..pruning.pruners import PRUNER_TYPES, IterativeConfig
 from ..regularizers import REGULARIZER_TYPES
-from .fields import Located, parse_into
+from .fields import parse_into
 from .located_yaml import DuplicateKeyError, LocatedDict, load_located
 from .problems import Problems, did_you_mean
 from .sections import (DataSection, LRSchedulerConfig, ModelSection, PolicySection,
@@ -26,8 +27,6 @@ from .sections import (DataSection, LRSchedulerConfig, ModelSection, PolicySecti
 
 SCHEDULE_VERSION = 1
 
-# Extension types plug in here (thinning arrives with structured pruning).
-EXTENSION_TYPES: dict[str, type[Located]] = {}
 
 
 def lr_scheduler_classes() -> dict[str, type]:
@@ -239,17 +238,18 @@ def _check_policies(schedule: Schedule, problems: Problems, check_unused: bool) 
             continue
         if total is None:
             continue
+        limit = max(total, 1)  # with zero epochs, epoch 0 means "prune/thin, no training"
         if policy.epochs is not None:
             if not policy.epochs:
                 problems.add(policy.line_of("epochs"), f"{key}.epochs", "must list at least one epoch")
             for e in policy.epochs:
-                if not 0 <= e < total:
+                if not 0 <= e < limit:
                     problems.add(policy.line_of("epochs"), f"{key}.epochs",
                                  f"epoch {e} is outside training (epochs 0..{total - 1})")
             continue
         start = policy.starting_epoch or 0
-        end = total if policy.ending_epoch is None else policy.ending_epoch
-        if end > total:
+        end = limit if policy.ending_epoch is None else policy.ending_epoch
+        if end > limit:
             problems.add(policy.line_of("ending_epoch"), f"{key}.ending_epoch",
                          f"{end} is beyond training.epochs ({total}); the window must end by then")
         elif start >= end:
@@ -264,7 +264,17 @@ def _check_policies(schedule: Schedule, problems: Problems, check_unused: bool) 
 
     if total is None:
         return
+    thin_epochs = [e for name in schedule.extensions
+                   for p in schedule.policies_for("extensions", name) for e in p.active_epochs(total)]
     for name, comp in schedule.pruners.items():
+        if thin_epochs and comp.config.structured:
+            first = min(thin_epochs)
+            for policy in schedule.policies_for("pruners", name):
+                late = [e for e in policy.active_epochs(total) if e > first]
+                if late:
+                    problems.add(policy._line, policy._key,
+                                 f"structured pruner {name!r} runs on epoch {late[0]}, after the "
+                                 f"thinning on epoch {first}; prune first, then thin")
         if isinstance(comp.config, IterativeConfig):
             for policy in schedule.policies_for("pruners", name):
                 active = policy.active_epochs(total)

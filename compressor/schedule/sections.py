@@ -77,5 +77,6 @@ class PolicySection(Located):
         if self.epochs is not None:
             return sorted(set(self.epochs))
         start = self.starting_epoch or 0
-        end = total_epochs if self.ending_epoch is None else self.ending_epoch
+        # zero training epochs still have epoch 0: prune (and thin) without training
+        end = max(total_epochs, 1) if self.ending_epoch is None else self.ending_epoch
         return list(range(start, end, self.frequency or 1))

@@ -1,0 +1,64 @@
+"""Rebuilding a model from a checkpoint, thinned or not, for inference or offline work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .errors import CheckpointError
+from .graph import find_groups
+from .models import build_model
+from .thinning import TOTAL, apply_recipe, count_macs, plan_thinning, thin_model, thinning_recipe
+
+OFFLINE_THINNED = "thinned"  # the phase of a checkpoint written by `compress thin`
+
+
+def model_from_state(state: dict, source: str) -> nn.Module:
+    """The checkpoint's architecture, re-thinned by its recipe, with its weights."""
+    spec = state.get("model_spec")
+    if not isinstance(spec, dict):
+        raise CheckpointError(f"{source}: no model_spec entry; was it written by `compress`?")
+    model = build_model(spec["arch"], num_classes=spec["num_classes"], in_channels=spec["in_channels"],
+                        image_size=spec["image_size"], **spec.get("options", {}))
+    if state.get("thinning"):
+        apply_recipe(model, state["thinning"], source=source)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{source}: weights do not fit {spec['arch']}: {exc}") from None
+    return model
+
+
+def example_for(state: dict) -> torch.Tensor:
+    spec = state["model_spec"]
+    return torch.zeros(1, spec["in_channels"], spec["image_size"], spec["image_size"])
+
+
+def load(path: str | Path) -> nn.Module:
+    """``compressor.load(path)``: the model of a checkpoint (thinned ones included),
+    in eval mode, without the schedule."""
+    model = model_from_state(load_checkpoint(path), str(path))
+    return model.eval()
+
+
+def thin_checkpoint(path: str | Path, out: str | Path) -> dict:
+    """``compress thin``: remove every channel the checkpoint's masks zeroed in a whole
+    dependency group; write an inference checkpoint. Returns params/MACs before and after."""
+    state = load_checkpoint(path)
+    model = model_from_state(state, str(path))
+    masks = dict(state.get("scheduler", {}).get("masks", {}))
+    example = example_for(state)
+    before = count_macs(model, example)[TOTAL]
+    plan = plan_thinning(model, find_groups(model, example), masks=masks)
+    thin_model(model, plan, masks=masks)
+    after = count_macs(model, example)[TOTAL]
+    thinned = {k: v for k, v in state.items() if k not in ("format", "format_version", "optimizer")}
+    thinned.update(phase=OFFLINE_THINNED, model={k: v.detach().cpu() for k, v in model.state_dict().items()},
+                   thinning=thinning_recipe(model),
+                   scheduler={**state.get("scheduler", {}), "masks": masks})
+    save_checkpoint(out, thinned)
+    return {"channels_removed": int(plan.channels_removed), "params_before": before["params"],
+            "params_after": after["params"], "macs_before": before["macs"], "macs_after": after["macs"]}

@@ -1,0 +1,173 @@
+"""Structured pruning from the schedule: groups, thinning, thinned checkpoints, resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import compressor
+from compressor.checkpoint import load_checkpoint
+from compressor.cli import main
+from compressor.models import build_model
+from compressor.pruning.structured import StructuredPruner, group_scores
+from compressor.graph import find_groups
+from compressor.schedule import ScheduleError
+from compressor.run import check_schedule
+
+from .conftest import REPO
+
+STRUCTURED = """\
+version: 1
+model: {arch: mnist_net}
+data: {dataset: synthetic, train_samples: 256, test_samples: 128}
+training:
+  epochs: 4
+  batch_size: 32
+  optimizer: {type: SGD, lr: 0.05, momentum: 0.9}
+pruners:
+  filters:
+    type: agp
+    criterion: CRITERION
+    weights: [conv2.weight]
+    initial_sparsity: 0.1
+    final_sparsity: 0.25
+  fc:
+    type: level
+    weights: [fc1.weight]
+    sparsity: 0.5
+extensions:
+  thin: {type: thinning}
+policies:
+  - pruner: filters
+    starting_epoch: 0
+    ending_epoch: 2
+  - pruner: fc
+    epochs: [0]
+  - extension: thin
+    epochs: [1]
+"""
+
+
+def run(*args: str) -> int:
+    return main(["--no-progress", "--threads", "1", *args])
+
+
+@pytest.fixture(scope="module")
+def thinned_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("structured")
+    path = root / "s.yaml"
+    path.write_text(STRUCTURED.replace("CRITERION", "l1_filter"))
+    assert run("--schedule", str(path), "--out", str(root / "out"), "--keep-checkpoints", "0") == 0
+    return path, root / "out"
+
+
+def test_thinning_in_schedule_shrinks_model_and_reports_it(thinned_run):
+    _, out = thinned_run
+    report = json.loads((out / "report.json").read_text())
+    layers = report["structure"]["layers"]
+    # AGP on conv2 reaches floor(0.25 * 64) = 16 filters by epoch 1, then thinning
+    assert layers["conv2"]["shape_before"] == [64, 32, 3, 3]
+    assert layers["conv2"]["shape_after"] == [48, 32, 3, 3]
+    assert layers["fc1"]["shape_after"] == [128, 48 * 144]  # flatten → Linear blocks
+    totals = report["structure"]["totals"]
+    assert totals["macs_after"] < totals["macs_before"] and totals["params_after"] < totals["params_before"]
+    (event,) = report["thinning"]
+    assert event["epoch"] == 1 and event["channels_removed"] == 16
+    # the element-wise pruner on fc1 kept its 50% on the thinned tensor
+    fc1 = report["sparsity"]["layers"]["fc1.weight"]
+    assert fc1["sparsity"] == pytest.approx(0.5, abs=0.01)
+    assert "| `conv2` | 64×32×3×3 | 48×32×3×3 |" in (out / "report.md").read_text()
+
+
+def test_thinned_checkpoint_loads_weights_only_and_rebuilds(thinned_run):
+    _, out = thinned_run
+    final = out / "checkpoints" / "final.pt"
+    state = torch.load(final, weights_only=True)
+    assert state["thinning"]["modules"]["conv2"]["keep_out"]
+    model = compressor.load(final)
+    assert model.conv2.out_channels == 48 and model.fc1.in_features == 48 * 144
+    x = torch.randn(3, 1, 28, 28)
+    assert model(x).shape == (3, 10)
+
+
+def test_resume_after_thinning_equals_uninterrupted(thinned_run, tmp_path):
+    _, out = thinned_run
+    assert run("--resume-from", str(out / "checkpoints" / "epoch_002.pt"), "--out", str(tmp_path / "r")) == 0
+    a = load_checkpoint(out / "checkpoints" / "final.pt")["model"]
+    b = load_checkpoint(tmp_path / "r" / "checkpoints" / "final.pt")["model"]
+    assert all(torch.equal(t, b[n]) for n, t in a.items())
+
+
+@pytest.mark.parametrize("criterion", ["l2_filter", "fpgm", "l1_channel", "bn_scale"])
+def test_other_criteria_check_or_explain(write_schedule, criterion):
+    text = STRUCTURED.replace("CRITERION", criterion)
+    if criterion == "l1_channel":  # conv2's input channels belong to conv1's group
+        check_schedule(str(write_schedule(text)))
+    elif criterion == "bn_scale":  # mnist_net has no BatchNorm
+        with pytest.raises(ScheduleError, match="'conv2.weight' is not a BatchNorm weight"):
+            check_schedule(str(write_schedule(text)))
+    else:
+        check_schedule(str(write_schedule(text)))
+
+
+def test_classifier_outputs_cannot_be_pruned(write_schedule):
+    text = STRUCTURED.replace("CRITERION", "neuron").replace("weights: [conv2.weight]", "weights: [fc2.weight]")
+    with pytest.raises(ScheduleError, match="'fc2.weight': its channels cannot be pruned"):
+        check_schedule(str(write_schedule(text)))
+
+
+def test_structured_pruning_after_thinning_is_an_error(write_schedule):
+    text = STRUCTURED.replace("CRITERION", "l1_filter").replace("ending_epoch: 2", "ending_epoch: 4")
+    with pytest.raises(ScheduleError, match="runs on epoch 2, after the thinning on epoch 1"):
+        check_schedule(str(write_schedule(text)))
+
+
+def test_group_scores_sum_members_and_global_ranking():
+    torch.manual_seed(0)
+    model = build_model("resnet18", num_classes=10, in_channels=3, image_size=32).eval()
+    groups = [g for g in find_groups(model, torch.zeros(1, 3, 32, 32)) if g.prunable]
+    residual = next(g for g in groups if any(m.name == "layer1.0.conv2.weight" for m in g.members))
+    expected = sum(dict(model.named_parameters())[m.name].detach().abs().flatten(1).sum(1).double()
+                   for m in residual.members if m.role == "producer" and m.tensor == "weight")
+    assert torch.allclose(group_scores(model, residual, "l1_filter"), expected)
+
+    class Config:
+        criterion, scope = "l1_filter", "global"
+
+        @staticmethod
+        def target(epoch, active):
+            return 0.5
+
+    pruner = StructuredPruner("p", Config(), model, groups)
+    masks = pruner.compute_masks(0, [0])
+    total = sum(g.channels for g in groups)
+    pruned = sum(int((~masks[n]).flatten(1).all(1).sum()) for n in masks
+                 if n.endswith("conv2.weight") or n.endswith("conv1.weight") or "downsample.0.weight" in n)
+    assert pruned > 0 and total > 0
+
+
+@pytest.mark.parametrize("name", ["mnist_net_l1_filter", "mnist_net_fpgm"])
+def test_shipped_structured_schedules_thin_with_zero_epochs(name, tmp_path, monkeypatch):
+    text = (REPO / "schedules" / f"{name}.yaml").read_text()
+    text = text.replace("dataset: fashion_mnist", "dataset: synthetic\n  test_samples: 64")
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    assert run("--schedule", str(path), "--out", str(tmp_path / "o")) == 0
+    layers = json.loads((tmp_path / "o" / "report.json").read_text())["structure"]["layers"]
+    keep = {"mnist_net_l1_filter": (26, 52), "mnist_net_fpgm": (10, 20)}[name]
+    assert (layers["conv1"]["shape_after"][0], layers["conv2"]["shape_after"][0]) == keep
+    assert layers["fc1"]["shape_after"][1] == keep[1] * 144
+
+
+def test_offline_thin_command(tmp_path, thinned_run, capsys):
+    _, out = thinned_run
+    # the dense checkpoint has no zeroed groups; the AGP epoch-0 checkpoint has 6 filters zeroed
+    ckpt = out / "checkpoints" / "epoch_000.pt"
+    assert main(["thin", str(ckpt), "--out", str(tmp_path / "t.pt")]) == 0
+    assert "removed 6 channels" in capsys.readouterr().out
+    model = compressor.load(tmp_path / "t.pt")
+    assert model.conv2.out_channels == 58
+    assert run("--resume-from", str(tmp_path / "t.pt")) == 2
+    assert "cannot be resumed" in capsys.readouterr().err
