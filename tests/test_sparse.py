@@ -303,6 +303,8 @@ def test_nm24_and_conv_reject():
         conv(stride=0)
     with pytest.raises(RuntimeError, match="padding must be >= 0"):
         conv(padding=(-1, 0))
+    with pytest.raises(RuntimeError, match=r"dilation must be <= 2\^31"):
+        conv(dilation=2**62)
     with pytest.raises(RuntimeError, match="x must have in_channels = 3"):
         conv(x=torch.randn(1, 4, 5, 5))
     with pytest.raises(RuntimeError, match="x must be 4-D"):
@@ -384,6 +386,10 @@ def test_sparse_module_errors():
         SparseConv2d.from_dense(nn.Conv2d(4, 4, 2, padding="same"))
     with pytest.raises(ValueError, match="not 2:4 sparse in either column order"):
         SparseConv2d.from_dense(nn.Conv2d(4, 4, 3), format="2:4")
+    with pytest.raises(RuntimeError, match="sparse_bsr_linear: x must be torch.float32"):
+        SparseLinear.from_dense(nn.Linear(4, 4))(torch.randn(2, 4).double())
+    with pytest.raises(RuntimeError, match="sparse_bsr_conv2d: x must have in_channels = 4"):
+        SparseConv2d.from_dense(nn.Conv2d(4, 4, 3))(torch.randn(2, 3, 5, 5))
     same = nn.Conv2d(3, 5, 3, padding="same", dilation=2)
     x = torch.randn(1, 3, 9, 9)
     with torch.no_grad():

@@ -28,6 +28,8 @@ from torch import nn
 
 from . import kernels
 
+_OPS = torch.ops.compressor
+
 __all__ = ["FORMATS", "SparseConv2d", "SparseLinear"]
 
 #: Packed formats, by name.
@@ -174,11 +176,12 @@ class SparseLinear(_SparseModule):
         return (self.out_features, self.in_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The ops directly: the kernels check x, and the buffers come from the pack ops.
         if self.format == "2:4":
-            return kernels.nm24_linear(x, self.values, self.indices, self.in_features, self.bias,
-                                       self.relu)
-        return kernels.bsr_linear(x, self.values, self.col_idx, self.row_ptr, self.out_features,
-                                  self.in_features, self.bias, self.relu)
+            return _OPS.sparse_nm24_linear(x, self.values, self.indices, self.in_features,
+                                           self.bias, self.relu)
+        return _OPS.sparse_bsr_linear(x, self.values, self.col_idx, self.row_ptr,
+                                      self.out_features, self.in_features, self.bias, self.relu)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -280,13 +283,12 @@ class SparseConv2d(_SparseModule):
         return w2.view(self.out_channels, self.in_channels, kh, kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        shape = [self.out_channels, self.in_channels, *self.kernel_size]
+        conv = (list(self.stride), list(self.padding), list(self.dilation), self.hwc, self.relu)
         if self.format == "2:4":
-            return kernels.nm24_conv2d(x, self.values, self.indices, shape, self.bias,
-                                       self.stride, self.padding, self.dilation, self.hwc,
-                                       self.relu)
-        return kernels.bsr_conv2d(x, self.values, self.col_idx, self.row_ptr, shape, self.bias,
-                                  self.stride, self.padding, self.dilation, self.hwc, self.relu)
+            return _OPS.sparse_nm24_conv2d(x, self.values, self.indices, shape, self.bias, *conv)
+        return _OPS.sparse_bsr_conv2d(x, self.values, self.col_idx, self.row_ptr, shape, self.bias,
+                                      *conv)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

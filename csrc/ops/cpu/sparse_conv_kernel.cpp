@@ -68,10 +68,15 @@ void im2col_rows(const ConvGeometry& g, const float* img, float* col, int64_t k0
   }
 }
 
+constexpr int64_t kMaxGeometry = int64_t{1} << 31;
+
 void check_pair(const char* op, const char* arg, c10::IntArrayRef v, int64_t min) {
   TORCH_CHECK(v.size() == 2, "compressor.", op, ": ", arg, " must have 2 entries, got ", v.size());
   TORCH_CHECK(v[0] >= min && v[1] >= min, "compressor.", op, ": ", arg, " must be >= ", min,
               ", got ", v);
+  // Bounded so that the output-size arithmetic cannot overflow.
+  TORCH_CHECK(v[0] <= kMaxGeometry && v[1] <= kMaxGeometry, "compressor.", op, ": ", arg,
+              " must be <= 2^31, got ", v);
 }
 
 void check_weight_shape(const char* op, c10::IntArrayRef s) {
@@ -79,6 +84,17 @@ void check_weight_shape(const char* op, c10::IntArrayRef s) {
               ": weight_shape must be [out_channels, in_channels, kh, kw], got ", s);
   TORCH_CHECK(s[0] >= 0 && s[1] >= 1 && s[2] >= 1 && s[3] >= 1, "compressor.", op,
               ": weight_shape must have out_channels >= 0 and in_channels, kh, kw >= 1, got ", s);
+  for (int64_t v : s) {
+    TORCH_CHECK(v <= kMaxGeometry, "compressor.", op, ": weight_shape entries must be <= 2^31, got ", s);
+  }
+}
+
+// in * kh * kw, the columns of the 2-D weight matrix (checked for overflow).
+int64_t weight_columns(const char* op, c10::IntArrayRef s) {
+  int64_t k = 0;
+  const bool overflow = __builtin_mul_overflow(s[1], s[2], &k) || __builtin_mul_overflow(k, s[3], &k);
+  TORCH_CHECK(!overflow, "compressor.", op, ": in_channels * kh * kw overflows, weight_shape ", s);
+  return k;
 }
 
 at::Tensor conv2d(const char* op, const at::Tensor& x, const Packed& w, c10::IntArrayRef wshape,
@@ -159,7 +175,7 @@ at::Tensor bsr_conv2d_cpu(const at::Tensor& x, const at::Tensor& values, const a
                           c10::IntArrayRef padding, c10::IntArrayRef dilation, bool hwc, bool relu) {
   const char* op = "sparse_bsr_conv2d";
   check_weight_shape(op, weight_shape);
-  const int64_t M = weight_shape[0], K = weight_shape[1] * weight_shape[2] * weight_shape[3];
+  const int64_t M = weight_shape[0], K = weight_columns(op, weight_shape);
   const Packed w = check_bsr(op, values, col_idx, row_ptr, M, K);
   const float* b = check_bias(op, bias, M);
   return conv2d(op, x, w, weight_shape, b, stride, padding, dilation, hwc, relu);
@@ -171,7 +187,7 @@ at::Tensor nm24_conv2d_cpu(const at::Tensor& x, const at::Tensor& values, const 
                            c10::IntArrayRef dilation, bool hwc, bool relu) {
   const char* op = "sparse_nm24_conv2d";
   check_weight_shape(op, weight_shape);
-  const int64_t M = weight_shape[0], K = weight_shape[1] * weight_shape[2] * weight_shape[3];
+  const int64_t M = weight_shape[0], K = weight_columns(op, weight_shape);
   const Packed w = check_nm24(op, values, indices, K);
   TORCH_CHECK(w.M == M, "compressor.", op, ": values must have out_channels = ", M,
               " rows (weight_shape[0]), got ", w.M);

@@ -597,6 +597,49 @@ int choose_nv(const Packed& w, int64_t N, int lanes) {
   return nv;
 }
 
+// dst[j, i] = src[i, j] for a 4x4 block (rows strided by lds / ldd).
+SPARSE_INLINE void transpose4x4(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  const f32x4 r0 = vload<f32x4>(src), r1 = vload<f32x4>(src + lds);
+  const f32x4 r2 = vload<f32x4>(src + 2 * lds), r3 = vload<f32x4>(src + 3 * lds);
+  const f32x4 t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5);
+  const f32x4 t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+  const f32x4 t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5);
+  const f32x4 t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
+  vstore<f32x4>(dst, __builtin_shufflevector(t0, t2, 0, 1, 4, 5));
+  vstore<f32x4>(dst + ldd, __builtin_shufflevector(t0, t2, 2, 3, 6, 7));
+  vstore<f32x4>(dst + 2 * ldd, __builtin_shufflevector(t1, t3, 0, 1, 4, 5));
+  vstore<f32x4>(dst + 3 * ldd, __builtin_shufflevector(t1, t3, 2, 3, 6, 7));
+}
+
+// dst[j, i] = src[i, j] for i < rows, j < cols, in 4x4 blocks (edges one by one).
+// The long side is walked in the inner loop: four sequential streams on the
+// (large, uncached) rows side, short strides on the tile side (in L2).
+void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  const int64_t r4 = rows / 4 * 4, c4 = cols / 4 * 4;
+  if (cols >= rows) {
+    for (int64_t i = 0; i < r4; i += 4)
+      for (int64_t j = 0; j < c4; j += 4) transpose4x4(src + i * lds + j, lds, dst + j * ldd + i, ldd);
+  } else {
+    for (int64_t j = 0; j < c4; j += 4)
+      for (int64_t i = 0; i < r4; i += 4) transpose4x4(src + i * lds + j, lds, dst + j * ldd + i, ldd);
+  }
+  for (int64_t i = 0; i < r4; ++i)
+    for (int64_t j = c4; j < cols; ++j) dst[j * ldd + i] = src[i * lds + j];
+  for (int64_t i = r4; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) dst[j * ldd + i] = src[i * lds + j];
+}
+
+// xs[k, n] = x[n, k] for n < width, k < K (x rows strided by ldx); zeros in the
+// padding columns (n >= width) and rows (K <= k < K_rows).
+void tile_from_rows(const float* x, int64_t ldx, int64_t width, int64_t K, float* xs, int64_t ld,
+                    int64_t K_rows) {
+  transpose(x, ldx, width, K, xs, ld);
+  if (width < ld) {
+    for (int64_t k = 0; k < K; ++k) std::memset(xs + k * ld + width, 0, (ld - width) * sizeof(float));
+  }
+  std::memset(xs + K * ld, 0, (K_rows - K) * ld * sizeof(float));
+}
+
 }  // namespace
 
 bool spmm(const Packed& w, const Operands& o) {
@@ -613,37 +656,66 @@ bool spmm(const Packed& w, const Operands& o) {
   const int64_t K_rows = w.padded_k();
   const int64_t items = tiles * parts;
 
-  // Each column tile of x is copied to a contiguous [K', tile] buffer: rows of x
-  // at a large power-of-two stride would fall into a few cache sets. The last,
-  // partial tile is zero-padded to whole vectors and computed into a scratch
-  // buffer.
+  // Each column tile of x is copied to a contiguous [K', tile] buffer (rows of x
+  // at a large power-of-two stride would fall into a few cache sets), transposed
+  // on the way when x comes in rows. The partial last tile is zero-padded to
+  // whole vectors; it and tiles of a rows-layout y are computed into a scratch
+  // buffer and copied (transposed) out.
+  // Width of tile t: all but the last are full; the last is rounded up to a
+  // power-of-two number of vectors.
+  auto tile_ld = [&](int64_t t) {
+    const int64_t width = std::min(tile, o.N - t * tile);
+    int tnv = nv;
+    if (width < tile) {
+      tnv = 1;
+      while (int64_t{tnv} * L < width) tnv *= 2;
+    }
+    return int64_t{tnv} * L;
+  };
+  auto needs_copy = [&](int64_t t) {
+    return o.x_rows || o.ldx != tile_ld(t) || std::min(tile, o.N - t * tile) != tile_ld(t);
+  };
+  auto copy_tile = [&](int64_t t, float* xs) {
+    const int64_t n0 = t * tile, width = std::min(tile, o.N - n0), ld = tile_ld(t);
+    if (o.x_rows) return tile_from_rows(o.x + n0 * o.ldx, o.ldx, width, w.K, xs, ld, K_rows);
+    for (int64_t k = 0; k < K_rows; ++k) {
+      std::memcpy(xs + k * ld, o.x + k * o.ldx + n0, width * sizeof(float));
+      std::memset(xs + k * ld + width, 0, (ld - width) * sizeof(float));
+    }
+  };
+  // With several row chunks per tile (threads), the tiles are copied once up front
+  // and shared; otherwise each is copied right before use (still in cache).
+  std::vector<float> shared;
+  if (parts > 1) {
+    shared.resize(static_cast<size_t>(tiles * tile * K_rows));
+    at::parallel_for(0, tiles, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        if (needs_copy(t)) copy_tile(t, shared.data() + t * tile * K_rows);
+      }
+    });
+  }
+
   at::parallel_for(0, items, macs < kParallelMacs ? items : 1, [&](int64_t begin, int64_t end) {
     std::vector<float> xs, ys;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / parts, p = item % parts;
       const int64_t r0 = bounds[p], r1 = bounds[p + 1];
       if (r0 == r1) continue;
-      const int64_t n0 = t * tile, width = std::min(tile, o.N - n0);
-      int tnv = nv;
-      if (width < tile) {
-        tnv = 1;
-        while (int64_t{tnv} * L < width) tnv *= 2;
-      }
-      const int64_t ld = int64_t{tnv} * L;
+      const int64_t n0 = t * tile, width = std::min(tile, o.N - n0), ld = tile_ld(t);
+      const int tnv = static_cast<int>(ld / L);
       Operands ot = o;
-      if (o.ldx == ld && width == ld) {
+      if (!needs_copy(t)) {
         ot.x = o.x + n0;
+      } else if (parts > 1) {
+        ot.x = shared.data() + t * tile * K_rows;
+        ot.ldx = ld;
       } else {
         xs.resize(static_cast<size_t>(K_rows * ld));
-        for (int64_t k = 0; k < K_rows; ++k) {
-          float* dst = &xs[k * ld];
-          std::memcpy(dst, o.x + k * o.ldx + n0, width * sizeof(float));
-          std::memset(dst + width, 0, (ld - width) * sizeof(float));
-        }
+        copy_tile(t, xs.data());
         ot.x = xs.data();
         ot.ldx = ld;
       }
-      const bool scratch_y = width < ld;
+      const bool scratch_y = width < ld || o.y_rows;
       if (scratch_y) {
         ys.resize(static_cast<size_t>(w.M * ld));
         ot.y = ys.data();
@@ -654,8 +726,13 @@ bool spmm(const Packed& w, const Operands& o) {
       fns.tile(w, ot, tnv, r0, r1);
       if (scratch_y) {
         const int64_t R = w.nm24 ? 1 : w.R;
-        for (int64_t m = r0 * R; m < std::min(r1 * R, w.M); ++m) {
-          std::memcpy(o.y + m * o.ldy + n0, &ys[m * ld], width * sizeof(float));
+        const int64_t m0 = r0 * R, m1 = std::min(r1 * R, w.M);
+        if (o.y_rows) {
+          transpose(ys.data() + m0 * ld, ld, m1 - m0, width, o.y + n0 * o.ldy + m0, o.ldy);
+        } else {
+          for (int64_t m = m0; m < m1; ++m) {
+            std::memcpy(o.y + m * o.ldy + n0, &ys[m * ld], width * sizeof(float));
+          }
         }
       }
     }

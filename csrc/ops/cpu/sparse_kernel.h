@@ -60,6 +60,8 @@ struct Operands {
   int64_t N = 0;                // columns (spmm) or rows (spmv)
   const float* bias = nullptr;  // [M] or null
   bool relu = false;
+  bool x_rows = false;          // spmm: x is [N, K] (rows strided by ldx), transposed per tile
+  bool y_rows = false;          // spmm: y is [N, M] (rows strided by ldy)
 };
 
 // Both return true when a stored block column was out of range (>= kb); it was
@@ -68,8 +70,9 @@ struct Operands {
 //
 // Columns layout ("x^T"): y[M, N] = W x[K', N] (+bias per row, relu), x rows
 // strided by ldx, y rows by ldy, N contiguous. K' = K rounded up to a multiple
-// of 4 for 1x4 blocks and 2:4, else K; rows K..K' of x must be zeros. Parallel
-// over (column tile, balanced row chunk).
+// of 4 for 1x4 blocks and 2:4, else K; rows K..K' of x must be zeros. With
+// x_rows / y_rows, x is [N, K] / y is [N, M] instead (transposed tile by tile;
+// x then needs no padding). Parallel over (column tile, balanced row chunk).
 bool spmm(const Packed& w, const Operands& o);
 
 // Rows layout, for a few rows of x: y[n, :] = W x[n, :] for n < N; x rows of

@@ -2,10 +2,10 @@
 // (schemas: csrc/ops/sparse.cpp): y = x @ W^T (+ bias), optionally ReLU.
 //
 // A few rows of x (batch 1) take the rows layout: x as it is, W streamed once,
-// x gathered. Larger batches take the columns layout: x is transposed to
-// [in, batch] (zero rows padded up to whole 1x4 blocks / 2:4 groups), each
-// stored weight does vector FMAs over the batch, and the [out, batch] result is
-// transposed back.
+// x gathered. Larger batches take the columns layout: the engine transposes x
+// tile by tile to [in, batch tile] (zero rows padded up to whole 1x4 blocks / 2:4
+// groups), each stored weight does vector FMAs over the batch, and the [out,
+// batch tile] results are transposed back into y.
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
@@ -59,16 +59,15 @@ at::Tensor linear(const char* op, const at::Tensor& x, const Packed& w, const fl
     o.ldy = M;
     bad = spmv(w, o);
   } else {
-    at::Tensor xt = at::empty({Kp, N}, x.options());
-    xt.narrow(0, 0, K).copy_(x2.t());
-    if (Kp != K) xt.narrow(0, K, Kp - K).zero_();
-    at::Tensor yt = at::empty({M, N}, x.options());
-    o.x = xt.const_data_ptr<float>();
-    o.ldx = N;
-    o.y = yt.mutable_data_ptr<float>();
-    o.ldy = N;
+    at::Tensor xr = x2.stride(1) == 1 ? x2 : x2.contiguous();
+    y = at::empty({N, M}, x.options());
+    o.x = xr.const_data_ptr<float>();
+    o.ldx = xr.stride(0);
+    o.x_rows = true;
+    o.y = y.mutable_data_ptr<float>();
+    o.ldy = M;
+    o.y_rows = true;
     bad = spmm(w, o);
-    y = yt.t().contiguous();
   }
   check_columns_in_range(op, bad, w);
   return y.view(out_sizes);
