@@ -118,3 +118,17 @@ def test_mask_store_rejects_bad_masks_and_state():
         store.load_state_dict({"9.weight": torch.ones(2, dtype=torch.bool)})
     with pytest.raises(CheckpointError, match="has shape"):
         store.load_state_dict({"0.weight": torch.ones(2, dtype=torch.bool)})
+
+
+def test_group_lasso_penalty_matches_reference():
+    from compressor.regularizers import GroupLassoConfig, Regularizer
+
+    model = _net()
+    params = dict(model.named_parameters())
+    for structure, dim in (("filter", 0), ("channel", 1)):
+        reg = Regularizer("g", GroupLassoConfig(weights=["0.weight"], strength=0.5, structure=structure),
+                          ["0.weight"], params)
+        w = model[0].weight
+        expected = 0.5 * w.transpose(0, dim).flatten(1).norm(dim=1).sum()
+        assert torch.allclose(reg.penalty(), expected)
+        reg.penalty().backward()  # differentiable

@@ -217,7 +217,9 @@ def test_console_script_reports_without_traceback(write_schedule):
     assert "training.epochs: expected an integer" in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("name", ["mnist_net_agp", "resnet18_agp", "resnet18_oneshot", "resnet18_iterative"])
+@pytest.mark.parametrize("name", ["mnist_net_agp", "resnet18_agp", "resnet18_oneshot", "resnet18_iterative",
+                                  "mnist_net_l1_filter", "mnist_net_fpgm", "resnet18_filters_agp",
+                                  "resnet18_slimming"])
 def test_shipped_schedules_are_valid(name):
     from .conftest import REPO
 

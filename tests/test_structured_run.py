@@ -171,3 +171,22 @@ def test_offline_thin_command(tmp_path, thinned_run, capsys):
     assert model.conv2.out_channels == 58
     assert run("--resume-from", str(tmp_path / "t.pt")) == 2
     assert "cannot be resumed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["resnet18_filters_agp", "resnet18_slimming"])
+def test_shipped_resnet18_structured_schedules_run_and_thin(name, tmp_path):
+    text = (REPO / "schedules" / f"{name}.yaml").read_text()
+    text = text.replace("dataset: fashion_mnist", "dataset: synthetic\n  train_samples: 16\n  test_samples: 16")
+    text = text.replace("dense_epochs: 4", "dense_epochs: 0").replace("batch_size: 128", "batch_size: 16")
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    assert run("--schedule", str(path), "--out", str(tmp_path / "o")) == 0
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    (event,) = report["thinning"]
+    assert event["channels_removed"] > 0
+    totals = report["structure"]["totals"]
+    assert totals["params_after"] < totals["params_before"] and totals["macs_after"] < totals["macs_before"]
+    model = compressor.load(tmp_path / "o" / "checkpoints" / "final.pt")
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    if name == "resnet18_filters_agp":  # 50% of every group's filters
+        assert report["structure"]["layers"]["layer1.0.conv1"]["shape_after"][0] == 32
