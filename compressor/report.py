@@ -64,7 +64,10 @@ def build_report(run: Any, final: dict, final_checkpoint: Path) -> dict:
         "final": final,
         "sparsity": {k: stats[k] for k in ("total", "weights", "targeted", "layers")},
         "pruners": {name: {"type": run.schedule.pruners[name].type,
-                           "scope": pruner.config.scope, "params": pruner.param_names}
+                           "criterion": pruner.config.criterion,
+                           "scope": pruner.config.scope, "params": pruner.param_names,
+                           **({"groups": pruner.group_descriptions}
+                              if hasattr(pruner, "group_descriptions") else {})}
                     for name, pruner in scheduler.pruners.items()},
         "epochs": run.history,
         "structure": structure_report(run),
@@ -109,6 +112,10 @@ def render_markdown(report: dict) -> str:
         shape = "×".join(map(str, layer["shape"]))
         lines.append(f"| `{name}` | {shape} | {layer['numel']:,} | {layer['nnz']:,} | "
                      f"{_pct(layer['sparsity'])} | {target} |")
+    groups = [(name, g) for name, p in report["pruners"].items() for g in p.get("groups", [])]
+    if groups:
+        lines += ["", "## Dependency groups of structured pruners", ""]
+        lines += [f"- `{name}`: {g}" for name, g in groups]
     st = report["structure"]
     tot = st["totals"]
     lines += ["", "## Structure (dense → final)", "",

@@ -78,7 +78,11 @@ def test_thinning_in_schedule_shrinks_model_and_reports_it(thinned_run):
     # the element-wise pruner on fc1 kept its 50% on the thinned tensor
     fc1 = report["sparsity"]["layers"]["fc1.weight"]
     assert fc1["sparsity"] == pytest.approx(0.5, abs=0.01)
-    assert "| `conv2` | 64×32×3×3 | 48×32×3×3 |" in (out / "report.md").read_text()
+    md = (out / "report.md").read_text()
+    assert "| `conv2` | 64×32×3×3 | 48×32×3×3 |" in md
+    (group,) = report["pruners"]["filters"]["groups"]
+    assert group.startswith("group ") and "conv2" in group and "fc1" in group
+    assert "## Dependency groups of structured pruners" in md
 
 
 def test_thinned_checkpoint_loads_weights_only_and_rebuilds(thinned_run):

@@ -69,6 +69,7 @@ class StructuredPruner:
         self.config = config
         self.model = model
         self.groups = groups
+        self.group_descriptions = [g.describe() for g in groups]  # kept for reports
         names: dict[str, None] = {}
         for g in groups:
             for m in g.members:
