@@ -5,6 +5,7 @@
     compress params (--schedule FILE | --arch NAME --dataset NAME)
                                            list parameter names and shapes for patterns
     compress thin CKPT --out THIN_CKPT     remove zeroed channels physically (offline)
+    compress bench CKPT [--json PATH]      dense / masked / thinned / sparse latency table
 
 User mistakes print one clear message (all of a schedule's errors at once) and exit
 with status 2; no traceback.
@@ -18,7 +19,7 @@ from typing import Sequence
 
 from .errors import CompressorError
 
-SUBCOMMANDS = ("run", "check", "params", "thin")
+SUBCOMMANDS = ("run", "check", "params", "thin", "bench")
 EXIT_USER_ERROR = 2
 
 
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="compress", description="Schedule-driven neural-network compression for PyTorch.")
     from . import __version__
     parser.add_argument("--version", action="version", version=f"compressor {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{run,check,params,thin}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,check,params,thin,bench}")
 
     run = sub.add_parser("run", help="run a schedule (default command)")
     run.add_argument("--schedule", help="YAML schedule file")
@@ -69,7 +70,35 @@ def build_parser() -> argparse.ArgumentParser:
     thin = sub.add_parser("thin", help="physically remove zeroed channels of a checkpoint")
     thin.add_argument("checkpoint", help="a checkpoint written by `compress`")
     thin.add_argument("--out", required=True, help="where to write the thinned checkpoint")
+    bench = sub.add_parser("bench", help="time dense / masked / thinned / sparse variants of a checkpoint")
+    bench.add_argument("checkpoint")
+    bench.add_argument("--batch-sizes", type=_positive_int, nargs="+", default=[1, 32])
+    bench.add_argument("--threads", type=_positive_int, nargs="+", default=[1],
+                       help="thread counts, each reported separately (default 1)")
+    bench.add_argument("--runs", type=_positive_int, default=50, help="timed runs per case (max)")
+    bench.add_argument("--warmup", type=_positive_int, default=5)
+    bench.add_argument("--budget", type=float, default=10.0, help="seconds per case at most")
+    bench.add_argument("--data-dir", help="test data for accuracy (default: the data set's place)")
+    bench.add_argument("--test-samples", type=_positive_int, default=2000)
+    bench.add_argument("--no-sparse", action="store_true", help="skip the sparse-kernel variant")
+    bench.add_argument("--json", metavar="PATH", help="write the results as JSON")
     return parser
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import check_positive, render_table, run_bench, write_json
+
+    check_positive("--batch-sizes", args.batch_sizes)
+    check_positive("--threads", args.threads)
+    results = run_bench(args.checkpoint, batch_sizes=args.batch_sizes, threads=args.threads,
+                        runs=args.runs, warmup=args.warmup, budget_s=args.budget,
+                        data_dir=args.data_dir, test_samples=args.test_samples,
+                        sparse=not args.no_sparse)
+    print(render_table(results))
+    if args.json:
+        write_json(results, args.json)
+        print(f"json: {args.json}")
+    return 0
 
 
 def _cmd_thin(args: argparse.Namespace) -> int:
@@ -140,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USER_ERROR
     handler = {"run": _cmd_run, "check": _cmd_check, "params": _cmd_params,
-               "thin": _cmd_thin}[args.command]
+               "thin": _cmd_thin, "bench": _cmd_bench}[args.command]
     try:
         return handler(args)
     except CompressorError as exc:

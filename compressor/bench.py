@@ -1,0 +1,170 @@
+"""``compress bench``: dense vs masked vs thinned vs sparse-kernel variants of a checkpoint.
+
+Every variant is timed after warm-up over many runs per batch size and thread count
+(mean, std, p50, p90), with parameters, MACs (dense and effective: only non-zero
+weights count), serialized size raw and gzipped, and accuracy when data is at hand.
+Any variant that is not faster than dense is flagged.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import io
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import data as data_mod
+from .checkpoint import load_checkpoint
+from .errors import CompressorError, DataError
+from .graph import find_groups
+from .loading import example_for, model_from_state
+from .models import build_model
+from .thinning import TOTAL, count_macs, plan_thinning, thin_model
+from .train import evaluate
+
+
+def _sizes(model: nn.Module) -> tuple[int, int]:
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    raw = buf.getvalue()
+    return len(raw), len(gzip.compress(raw, compresslevel=6))
+
+
+def _effective_macs(model: nn.Module, example: torch.Tensor) -> tuple[int, int]:
+    counts = count_macs(model, example)
+    effective = 0
+    for name, c in counts.items():
+        if name == TOTAL:
+            continue
+        w = getattr(model.get_submodule(name), "weight", None)
+        if isinstance(w, torch.Tensor) and w.numel() and c["macs"]:
+            effective += round(c["macs"] * int(torch.count_nonzero(w)) / w.numel())
+    return counts[TOTAL]["macs"], effective
+
+
+@torch.no_grad()
+def time_model(model: nn.Module, x: torch.Tensor, *, warmup: int, runs: int,
+               budget_s: float) -> dict[str, float]:
+    for _ in range(warmup):
+        model(x)
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < runs and (len(times) < 3 or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        model(x)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    pick = lambda q: times[min(len(times) - 1, int(q * (len(times) - 1) + 0.5))]  # noqa: E731
+    return {"mean_ms": 1e3 * statistics.fmean(times), "std_ms": 1e3 * (statistics.stdev(times) if len(times) > 1 else 0.0),
+            "p50_ms": 1e3 * pick(0.5), "p90_ms": 1e3 * pick(0.9), "runs": len(times)}
+
+
+def build_variants(path: str, *, sparse: bool = True, log=print
+                   ) -> tuple[dict[str, nn.Module], dict, dict[str, nn.Module]]:
+    """The variants, the checkpoint, and for each variant the model whose weights
+    describe it (a sparse-kernel model holds packed buffers: its source model counts)."""
+    state = load_checkpoint(path)
+    spec = state.get("model_spec") or {}
+    example = example_for(state)
+    final = model_from_state(state, str(path)).eval()
+    variants: dict[str, nn.Module] = {}
+    dense = build_model(spec["arch"], num_classes=spec["num_classes"], in_channels=spec["in_channels"],
+                        image_size=spec["image_size"], **spec.get("options", {})).eval()
+    dense_ckpt = Path(path).parent / "dense.pt"
+    if dense_ckpt.is_file() and dense_ckpt.resolve() != Path(path).resolve():
+        dense.load_state_dict(load_checkpoint(dense_ckpt)["model"])
+        log(f"bench: dense weights from {dense_ckpt}")
+    variants["dense"] = dense
+    if state.get("thinning"):
+        variants["thinned"] = final
+    else:
+        variants["masked"] = final
+        masks = dict(state.get("scheduler", {}).get("masks", {}))
+        thinned = copy.deepcopy(final)
+        plan = plan_thinning(thinned, find_groups(thinned, example), masks=masks)
+        if plan.channels_removed:
+            thin_model(thinned, plan, masks=masks)
+            variants["thinned"] = thinned.eval()
+    if sparse:
+        from .sparse import convert
+
+        source = variants.get("thinned", final)
+        t0 = time.perf_counter()
+        variants["sparse"] = convert(source, example_inputs=(example,)).eval()
+        log(f"bench: sparse conversion took {time.perf_counter() - t0:.1f} s")
+        return variants, state, {**variants, "sparse": source}
+    return variants, state, dict(variants)
+
+
+def run_bench(path: str, *, batch_sizes=(1, 32), threads=(1,), runs: int = 50, warmup: int = 5,
+              budget_s: float = 10.0, data_dir: str | None = None, test_samples: int | None = 2000,
+              sparse: bool = True, log=print) -> dict:
+    variants, state, described_by = build_variants(path, sparse=sparse, log=log)
+    spec = state["model_spec"]
+    example = example_for(state)
+    split = None
+    try:
+        split = data_mod.load_split(spec["dataset"], "test", data_dir, limit=test_samples)
+    except DataError as exc:
+        log(f"bench: no accuracy ({exc})")
+    results: dict = {"checkpoint": str(path), "arch": spec["arch"], "variants": {}}
+    before = torch.get_num_threads()
+    try:
+        for name, model in variants.items():
+            source = described_by[name]
+            macs, effective = _effective_macs(source, example)
+            raw, gz = _sizes(model)
+            entry = {"params": sum(p.numel() for p in source.parameters()),
+                     "nonzero_params": sum(int(torch.count_nonzero(p)) for p in source.parameters()),
+                     "macs": macs, "effective_macs": effective, "size_bytes": raw, "size_gzip_bytes": gz,
+                     "latency": {}}
+            if split is not None:
+                entry["top1"] = evaluate(model, split, batch_size=256, progress=False)["top1"]
+            for t in threads:
+                torch.set_num_threads(t)
+                for b in batch_sizes:
+                    x = torch.randn(b, *example.shape[1:])
+                    entry["latency"][f"b{b}_t{t}"] = time_model(model, x, warmup=warmup, runs=runs,
+                                                                 budget_s=budget_s)
+            results["variants"][name] = entry
+    finally:
+        torch.set_num_threads(before)
+    dense = results["variants"]["dense"]["latency"]
+    for name, entry in results["variants"].items():
+        entry["speedup"] = {k: dense[k]["p50_ms"] / v["p50_ms"] for k, v in entry["latency"].items()}
+        entry["not_faster_than_dense"] = sorted(k for k, s in entry["speedup"].items()
+                                                if name != "dense" and s <= 1.0)
+    return results
+
+
+def render_table(results: dict) -> str:
+    keys = list(results["variants"]["dense"]["latency"])
+    head = ["variant", "top-1", "params (nnz)", "MACs (effective)", "size / gzip"] + \
+           [f"{k} p50 ms (±std)" for k in keys] + ["flag"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, e in results["variants"].items():
+        lat = [f"{e['latency'][k]['p50_ms']:.2f} (±{e['latency'][k]['std_ms']:.2f}) {e['speedup'][k]:.2f}×"
+               for k in keys]
+        flag = "NOT FASTER: " + ", ".join(e["not_faster_than_dense"]) if e["not_faster_than_dense"] else ""
+        top1 = f"{e['top1']:.2f}%" if "top1" in e else "—"
+        lines.append(f"| {name} | {top1} | {e['params']:,} ({e['nonzero_params']:,}) | "
+                     f"{e['macs']:,} ({e['effective_macs']:,}) | "
+                     f"{e['size_bytes'] / 1e6:.2f} / {e['size_gzip_bytes'] / 1e6:.2f} MB | "
+                     + " | ".join(lat) + f" | {flag} |")
+    return "\n".join(lines)
+
+
+def write_json(results: dict, path: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(results, indent=2) + "\n")
+
+
+def check_positive(name: str, values) -> None:
+    if any(v < 1 for v in values):
+        raise CompressorError(f"bench: {name} must be at least 1, got {list(values)}")
