@@ -19,14 +19,6 @@ from mask_cases import CASE_IDS, FULL_SIZE, bench_threads, cases, size_label
 SMALL_SIZE = 100_003  # with --benchmark-disable: the same code paths, in a blink
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(bench_threads())
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("case_id", CASE_IDS)
 def test_mask_op(benchmark, case_id: str) -> None:
     n = SMALL_SIZE if benchmark.disabled else FULL_SIZE

@@ -108,14 +108,6 @@ CASES = {
 PARAMS = [(group, impl) for group, (_, impls, _) in CASES.items() for impl in impls]
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(bench_threads())
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("group,impl", PARAMS, ids=[f"{g}-{i}" for g, i in PARAMS])
 def test_structured_op(benchmark, group: str, impl: str) -> None:
     kind, impls, check = CASES[group]

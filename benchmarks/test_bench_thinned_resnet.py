@@ -15,10 +15,9 @@ from compressor.thinning import TOTAL, count_macs
 @pytest.mark.parametrize("variant", ["dense", "thinned"])
 def test_resnet18_inference(benchmark, variant):
     image, batch = (32, 1) if benchmark.disabled else (224, 1)
-    torch.set_num_threads(1)
     dense, thinned, example = thinned_pair(image)
     model = dense if variant == "dense" else thinned
-    benchmark.group = f"resnet18 inference {image}x{image} batch {batch} (1 thread)"
+    benchmark.group = f"resnet18 inference {image}x{image} batch {batch} ({torch.get_num_threads()} thread)"
     x = torch.randn(batch, 3, image, image)
     with torch.no_grad():
         out = benchmark.pedantic(model, args=(x,), rounds=1 if benchmark.disabled else 10,

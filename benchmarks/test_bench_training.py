@@ -42,14 +42,6 @@ def make_step(batch: int, image: int, masked: bool, seed: int = 0):
     return model, store, step
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(bench_threads())
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
 def test_resnet18_training_step(benchmark, masked):
     small = benchmark.disabled
