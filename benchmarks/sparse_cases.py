@@ -10,7 +10,6 @@ masked weight.
 from __future__ import annotations
 
 import functools
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -20,6 +19,8 @@ import torch.nn.functional as F
 
 from compressor.sparse import kernels
 from compressor.sparse.modules import pack
+
+from mask_cases import bench_threads  # noqa: F401  (re-exported: COMPRESSOR_BENCH_THREADS)
 
 LINEAR_SHAPES = ((4096, 4096), (1024, 4096))
 SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
@@ -31,14 +32,6 @@ RESNET18_CONVS = ((64, 64, 3, 1, 1, 56), (128, 128, 3, 1, 1, 28), (256, 256, 3, 
                   (512, 512, 3, 1, 1, 7), (128, 256, 1, 2, 0, 28))
 CONV_SPARSITIES = (0.7, 0.9)
 IMPLS = ("compressor", "torch dense", "torch CSR")
-
-
-def bench_threads() -> int:
-    """Threads to benchmark with: COMPRESSOR_BENCH_THREADS, default 1."""
-    value = os.environ.get("COMPRESSOR_BENCH_THREADS", "1")
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"COMPRESSOR_BENCH_THREADS must be a positive integer, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)

@@ -83,8 +83,12 @@ def _ints(op: str, name: str, v: object, n: int) -> list[int]:
     return [_int(op, f"{name}[{i}]", e) for i, e in enumerate(v)]
 
 
-def _same_device(op: str, tensors: dict[str, torch.Tensor | None]) -> None:
-    devices = {name: t.device for name, t in tensors.items() if t is not None}
+def _check_tensors(op: str, bias: object, **tensors: object) -> None:
+    """Each of ``tensors`` (and ``bias``, which may be None) is a dense tensor on a
+    device with a kernel, all on one device."""
+    checked = {name: _tensor(op, name, t) for name, t in tensors.items()}
+    checked["bias"] = _tensor(op, "bias", bias, optional=True)
+    devices = {name: t.device for name, t in checked.items() if t is not None}
     if len(set(devices.values())) > 1:
         listed = ", ".join(f"{name} on {d}" for name, d in devices.items())
         raise ValueError(f"compressor.{op}: all tensors must be on one device, got {listed}")
@@ -165,11 +169,7 @@ def bsr_linear(x: torch.Tensor, values: torch.Tensor, col_idx: torch.Tensor,
             blocks, a block column out of range, ...).
     """
     op = "sparse_bsr_linear"
-    tensors = {"x": _tensor(op, "x", x), "values": _tensor(op, "values", values),
-               "col_idx": _tensor(op, "col_idx", col_idx),
-               "row_ptr": _tensor(op, "row_ptr", row_ptr),
-               "bias": _tensor(op, "bias", bias, optional=True)}
-    _same_device(op, tensors)
+    _check_tensors(op, bias, x=x, values=values, col_idx=col_idx, row_ptr=row_ptr)
     return _OPS.sparse_bsr_linear(x, values, col_idx, row_ptr, _int(op, "out_features", out_features),
                                   _int(op, "in_features", in_features), bias, bool(relu))
 
@@ -187,10 +187,7 @@ def nm24_linear(x: torch.Tensor, values: torch.Tensor, indices: torch.Tensor, in
     As :func:`bsr_linear`; ``out_features`` is ``values.shape[0]``.
     """
     op = "sparse_nm24_linear"
-    tensors = {"x": _tensor(op, "x", x), "values": _tensor(op, "values", values),
-               "indices": _tensor(op, "indices", indices),
-               "bias": _tensor(op, "bias", bias, optional=True)}
-    _same_device(op, tensors)
+    _check_tensors(op, bias, x=x, values=values, indices=indices)
     return _OPS.sparse_nm24_linear(x, values, indices, _int(op, "in_features", in_features), bias,
                                    bool(relu))
 
@@ -225,11 +222,7 @@ def bsr_conv2d(x: torch.Tensor, values: torch.Tensor, col_idx: torch.Tensor,
     Raises: as :func:`bsr_linear`; also for a kernel larger than the padded input.
     """
     op = "sparse_bsr_conv2d"
-    tensors = {"x": _tensor(op, "x", x), "values": _tensor(op, "values", values),
-               "col_idx": _tensor(op, "col_idx", col_idx),
-               "row_ptr": _tensor(op, "row_ptr", row_ptr),
-               "bias": _tensor(op, "bias", bias, optional=True)}
-    _same_device(op, tensors)
+    _check_tensors(op, bias, x=x, values=values, col_idx=col_idx, row_ptr=row_ptr)
     shape, s, p, d = _conv_args(op, weight_shape, stride, padding, dilation)
     return _OPS.sparse_bsr_conv2d(x, values, col_idx, row_ptr, shape, bias, s, p, d, bool(hwc),
                                   bool(relu))
@@ -243,10 +236,7 @@ def nm24_conv2d(x: torch.Tensor, values: torch.Tensor, indices: torch.Tensor,
     """:func:`bsr_conv2d` for a 2:4 packed weight (groups of 4 consecutive columns
     of the 2-D matrix, in the column order that ``hwc`` selects)."""
     op = "sparse_nm24_conv2d"
-    tensors = {"x": _tensor(op, "x", x), "values": _tensor(op, "values", values),
-               "indices": _tensor(op, "indices", indices),
-               "bias": _tensor(op, "bias", bias, optional=True)}
-    _same_device(op, tensors)
+    _check_tensors(op, bias, x=x, values=values, indices=indices)
     shape, s, p, d = _conv_args(op, weight_shape, stride, padding, dilation)
     return _OPS.sparse_nm24_conv2d(x, values, indices, shape, bias, s, p, d, bool(hwc),
                                    bool(relu))
