@@ -10,22 +10,14 @@ Each group puts ``compressor`` (our packed kernel), ``torch dense`` (F.linear /
 F.conv2d on the masked weight) and ``torch CSR`` (torch.sparse CSR matmul) side by
 side: Linear 4096x4096 and 1024x4096 at 50-95% unstructured sparsity and batch
 1/16/64/256, the 2:4 / 4x1 / 1x4 formats, and ResNet-18's convolutions. Every
-timed result is checked. ``benchmarks/sparse_ratios.py`` prints the ratios.
+timed result is checked. ``benchmarks/sparse_ratios.py`` prints the ratios. The
+thread count comes from conftest.py (COMPRESSOR_BENCH_THREADS, default 1).
 """
 
 from __future__ import annotations
 
 import pytest
-import torch
 from sparse_cases import IMPLS, Spec, bench_threads, cases, conv_specs, linear_specs
-
-
-@pytest.fixture(autouse=True)
-def _threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(bench_threads())
-    yield
-    torch.set_num_threads(before)
 
 
 def _run(benchmark, spec: Spec, impl: str) -> None:
