@@ -50,7 +50,7 @@ class LayerChoice:
 
 def convert(model: nn.Module, *, min_sparsity: float = 0.5, measure: bool = True,
             example_inputs: Any = None, formats: Sequence[str] = FORMATS,
-            fuse_relu: bool = False, inplace: bool = False, time_budget: float = 3.0,
+            fuse_relu: bool = False, inplace: bool = False, time_budget: float = 2.0,
             report: list[LayerChoice] | None = None) -> nn.Module:
     """Replace pruned ``nn.Linear`` / ``nn.Conv2d`` layers by :class:`SparseLinear` /
     :class:`SparseConv2d`, keeping the dense layer wherever it is faster.

@@ -46,11 +46,16 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bsr_pack_cpu(const at::Tensor& we
   at::Tensor row_ptr = at::empty({rows + 1}, weight.options().dtype(at::kLong));
   int64_t* rp = row_ptr.mutable_data_ptr<int64_t>();
   rp[0] = 0;
+  const bool csr = R == 1 && C == 1;
   const int64_t grain = std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(1, R * K));
   at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
     for (int64_t br = begin; br < end; ++br) {
       int64_t n = 0;
-      for (int64_t bc = 0; bc < kb; ++bc) n += block_kept(br, bc);
+      if (csr) {
+        for (int64_t c = 0; c < K; ++c) n += nonzero(src[br * K + c]);
+      } else {
+        for (int64_t bc = 0; bc < kb; ++bc) n += block_kept(br, bc);
+      }
       rp[br + 1] = n;
     }
   });
@@ -63,6 +68,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bsr_pack_cpu(const at::Tensor& we
   at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
     for (int64_t br = begin; br < end; ++br) {
       int64_t b = rp[br];
+      if (csr) {
+        for (int64_t c = 0; c < K; ++c) {
+          const float v = src[br * K + c];
+          if (!nonzero(v)) continue;
+          vals[b] = v;
+          cols[b++] = static_cast<uint16_t>(c);
+        }
+        continue;
+      }
       for (int64_t bc = 0; bc < kb; ++bc) {
         if (!block_kept(br, bc)) continue;
         cols[b] = static_cast<uint16_t>(bc);
