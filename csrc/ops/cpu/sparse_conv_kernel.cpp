@@ -137,10 +137,10 @@ at::Tensor conv2d(const char* op, const at::Tensor& x, const Packed& w, c10::Int
 
   const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
                       Kp == K;
-  at::Tensor col;
+  float* col = nullptr;  // the im2col matrix [Kp, P], reused across calls (see scratch())
   if (!direct) {
-    col = at::empty({Kp, P}, x.options());
-    if (Kp != K) col.narrow(0, K, Kp - K).zero_();
+    col = scratch(Scratch::kIm2col, Kp * P);
+    std::memset(col + K * P, 0, (Kp - K) * P * sizeof(float));
   }
   const float* xin = x4.const_data_ptr<float>();
   float* yout = y.mutable_data_ptr<float>();
@@ -157,14 +157,14 @@ at::Tensor conv2d(const char* op, const at::Tensor& x, const Packed& w, c10::Int
       o.x = img;
       o.ldx = P;
     } else {
-      float* c = col.mutable_data_ptr<float>();
       const int64_t grain = std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(1, P));
-      at::parallel_for(0, K, grain, [&](int64_t k0, int64_t k1) { im2col_rows(g, img, c, k0, k1); });
-      o.x = c;
+      at::parallel_for(0, K, grain, [&](int64_t k0, int64_t k1) { im2col_rows(g, img, col, k0, k1); });
+      o.x = col;
       o.ldx = P;
     }
     bad |= spmm(w, o);
   }
+  release_scratch(Scratch::kIm2col);
   check_columns_in_range(op, bad, w);
   return x.dim() == 3 ? y.squeeze(0) : y;
 }
