@@ -85,7 +85,8 @@ void check_weight_shape(const char* op, c10::IntArrayRef s) {
   TORCH_CHECK(s[0] >= 0 && s[1] >= 1 && s[2] >= 1 && s[3] >= 1, "compressor.", op,
               ": weight_shape must have out_channels >= 0 and in_channels, kh, kw >= 1, got ", s);
   for (int64_t v : s) {
-    TORCH_CHECK(v <= kMaxGeometry, "compressor.", op, ": weight_shape entries must be <= 2^31, got ", s);
+    TORCH_CHECK(v <= kMaxGeometry, "compressor.", op,
+                ": weight_shape entries must be <= 2^31, got ", s);
   }
 }
 

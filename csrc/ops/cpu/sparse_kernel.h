@@ -30,7 +30,6 @@ enum class Isa { kPortable = 0, kAvx2 = 1, kAvx512 = 2 };
 // COMPRESSOR_SPARSE_ISA=portable|avx2|avx512 (used by tests to run every variant;
 // asking for more than the CPU has gives what it has).
 Isa selected_isa();
-const char* isa_name(Isa isa);
 
 // A packed weight whose tensors were validated by the caller.
 struct Packed {

@@ -28,7 +28,8 @@ int64_t rows_layout_max() {
 at::Tensor linear(const char* op, const at::Tensor& x, const Packed& w, const float* bias,
                   bool relu) {
   check_tensor(op, "x", x, at::kFloat);
-  TORCH_CHECK(x.dim() >= 1, "compressor.", op, ": x must have at least 1 dimension, got a 0-dim tensor");
+  TORCH_CHECK(x.dim() >= 1, "compressor.", op,
+              ": x must have at least 1 dimension, got a 0-dim tensor");
   TORCH_CHECK(x.size(-1) == w.K, "compressor.", op, ": x must have in_features = ", w.K,
               " entries in its last dimension, got shape ", x.sizes());
   const int64_t M = w.M, K = w.K;
