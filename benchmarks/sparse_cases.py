@@ -32,6 +32,16 @@ RESNET18_CONVS = ((64, 64, 3, 1, 1, 56), (128, 128, 3, 1, 1, 28), (256, 256, 3, 
                   (512, 512, 3, 1, 1, 7), (128, 256, 1, 2, 0, 28))
 CONV_SPARSITIES = (0.7, 0.9)
 IMPLS = ("compressor", "torch dense", "torch CSR")
+# The 2:4 / 4x1 / 1x4 workloads compare with dense and, for blocks, with our CSR on
+# an unstructured weight of the same sparsity (timed in the same rounds).
+BLOCK_FORMATS = ("4x1", "1x4")
+
+
+def impls(spec: Spec) -> tuple[str, ...]:
+    if spec.fmt == "csr":
+        return IMPLS
+    return ("compressor", "torch dense", "compressor CSR") if spec.fmt in BLOCK_FORMATS else (
+        "compressor", "torch dense")
 
 
 @dataclass(frozen=True)
@@ -155,4 +165,10 @@ def cases(spec: Spec) -> dict[str, Case]:
     def check(result: torch.Tensor) -> None:
         torch.testing.assert_close(result, expected, rtol=1e-4, atol=tol)
 
-    return {impl: Case(spec, impl, run, check) for impl, run in runs.items()}
+    table = {impl: Case(spec, impl, run, check) for impl, run in runs.items()}
+    if spec.fmt != "csr":
+        del table["torch CSR"]
+    if spec.fmt in BLOCK_FORMATS:
+        table["compressor CSR"] = cases(replace(spec, fmt="csr"))["compressor"]
+        table["compressor CSR"].impl = "compressor CSR"
+    return table

@@ -9,7 +9,8 @@ Not part of the default test run (``testpaths = ["tests"]``)::
 Each group puts ``compressor`` (our packed kernel), ``torch dense`` (F.linear /
 F.conv2d on the masked weight) and ``torch CSR`` (torch.sparse CSR matmul) side by
 side: Linear 4096x4096 and 1024x4096 at 50-95% unstructured sparsity and batch
-1/16/64/256, the 2:4 / 4x1 / 1x4 formats, and ResNet-18's convolutions. Every
+1/16/64/256, the 2:4 / 4x1 / 1x4 formats (the block groups also time our CSR on an
+unstructured weight of the same sparsity), and ResNet-18's convolutions. Every
 timed result is checked. ``benchmarks/sparse_ratios.py`` prints the ratios. The
 thread count comes from conftest.py (COMPRESSOR_BENCH_THREADS, default 1).
 """
@@ -17,7 +18,7 @@ thread count comes from conftest.py (COMPRESSOR_BENCH_THREADS, default 1).
 from __future__ import annotations
 
 import pytest
-from sparse_cases import IMPLS, Spec, bench_threads, cases, conv_specs, linear_specs
+from sparse_cases import IMPLS, Spec, bench_threads, cases, conv_specs, impls, linear_specs
 
 
 def _run(benchmark, spec: Spec, impl: str) -> None:
@@ -30,9 +31,7 @@ def _run(benchmark, spec: Spec, impl: str) -> None:
     case.check(result)
 
 
-# The 2:4 / 4x1 / 1x4 groups compare with dense (our CSR at 90% has its own groups).
-LINEAR = [(spec, impl) for spec in linear_specs() for impl in IMPLS
-          if spec.fmt == "csr" or impl != "torch CSR"]
+LINEAR = [(spec, impl) for spec in linear_specs() for impl in impls(spec)]
 
 
 @pytest.mark.parametrize("spec, impl", LINEAR,
