@@ -637,7 +637,10 @@ int choose_nv(const Packed& w, int64_t N, int lanes) {
   const int max_nv = w.R == 4 ? (lanes == 16 ? 4 : 2) : (lanes == 16 ? 8 : 4);
   int nv = env_int("COMPRESSOR_SPARSE_NV", 0);
   if (nv == 1 || nv == 2 || nv == 4 || nv == 8) return std::min(nv, max_nv);
-  const int64_t x_budget = int64_t{env_int("COMPRESSOR_SPARSE_TILE_KB", 512)} * 1024;
+  // 1x4 blocks read 4 consecutive x rows per index and prefer tiles twice as wide
+  // (measured at batch 64 / 256 on 4096 x 4096: 6.0 / 24 ms vs 8.3 / 35 ms).
+  const int64_t x_budget =
+      int64_t{env_int("COMPRESSOR_SPARSE_TILE_KB", 512)} * 1024 * (w.C == 4 ? 2 : 1);
   nv = 1;
   while (2 * nv <= max_nv && 2 * nv <= vectors && w.padded_k() * lanes * 2 * nv * 4 <= x_budget) {
     nv *= 2;
