@@ -133,7 +133,7 @@ def test_linear_parallel_matches_serial(fmt):
     w = weight_for(fmt, 1024, 600, 0.6)
     w[100:300] = 0
     packed = pack(w, fmt)
-    for batch in (1, 2, 48):
+    for batch in (1, 2, 16, 48):  # 16: one column tile shared by row chunks on 2 threads
         x = torch.randn(batch, 600)
         torch.set_num_threads(1)
         one = sparse_linear(x, fmt, packed, 1024, 600)
@@ -168,6 +168,21 @@ def test_conv2d_matches_reference(isa, fmt, sparsity):
                 ref = F.relu(ref) if sparse.relu else ref
                 with torch.no_grad():
                     close(sparse(x), ref, conv.weight[0].numel())
+
+
+def test_conv2d_parallel_matches_serial():
+    conv = nn.Conv2d(32, 64, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.mul_(torch.rand_like(conv.weight) > 0.7)
+    sparse = SparseConv2d.from_dense(conv, relu=True)
+    x = torch.randn(2, 32, 20, 23)
+    with torch.no_grad():
+        torch.set_num_threads(1)
+        one = sparse(x)
+        torch.set_num_threads(2)
+        two = sparse(x)
+        assert torch.equal(one, two)
+        close(two, F.relu(conv(x)), 288)
 
 
 def test_conv2d_2to4_in_hwc_order_and_large_images(isa):
@@ -494,7 +509,7 @@ def test_sparse_linear_under_torch_compile():
             close(compiled(x), F.relu(dense(x)), 48)
 
 
-def test_layer_timing_budget_is_respected():
+def test_convert_times_a_layer_without_example_inputs():
     # A 90% sparse 1024 x 1024 layer at batch 1 (no example input): CSR wins.
     lin = nn.Linear(1024, 1024)
     with torch.no_grad():
