@@ -20,7 +20,6 @@ import time
 import pytest
 import torch
 import torchvision
-from mask_cases import bench_threads
 
 from compressor.graph import find_groups, group_zero_masks
 from compressor.models import build_model
@@ -36,14 +35,6 @@ SMALL_SHAPES = {"conv3x3": (64, 32, 3, 3), "conv1x1": (128, 64, 1, 1), "fc": (10
 CASES = [*FULL_SHAPES, "all"]
 
 Workload = list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
-
-
-@pytest.fixture(autouse=True)
-def _threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(bench_threads())
-    yield
-    torch.set_num_threads(before)
 
 
 def workload(case: str, small: bool) -> tuple[str, Workload]:

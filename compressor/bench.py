@@ -23,8 +23,7 @@ from . import data as data_mod
 from .checkpoint import load_checkpoint
 from .errors import CompressorError, DataError
 from .graph import find_groups
-from .loading import example_for, model_from_state
-from .models import build_model
+from .loading import build_from_spec, example_for, model_from_state
 from .thinning import TOTAL, count_macs, plan_thinning, thin_model
 from .train import evaluate
 
@@ -70,12 +69,11 @@ def build_variants(path: str, *, sparse: bool = True, log=print
     """The variants, the checkpoint, and for each variant the model whose weights
     describe it (a sparse-kernel model holds packed buffers: its source model counts)."""
     state = load_checkpoint(path)
-    spec = state.get("model_spec") or {}
+    final = model_from_state(state, str(path)).eval()  # checks model_spec first
+    spec = state["model_spec"]
     example = example_for(state)
-    final = model_from_state(state, str(path)).eval()
     variants: dict[str, nn.Module] = {}
-    dense = build_model(spec["arch"], num_classes=spec["num_classes"], in_channels=spec["in_channels"],
-                        image_size=spec["image_size"], **spec.get("options", {})).eval()
+    dense = build_from_spec(spec).eval()
     dense_ckpt = Path(path).parent / "dense.pt"
     if dense_ckpt.is_file() and dense_ckpt.resolve() != Path(path).resolve():
         dense.load_state_dict(load_checkpoint(dense_ckpt)["model"])

@@ -16,13 +16,18 @@ from .thinning import TOTAL, apply_recipe, count_macs, plan_thinning, thin_model
 OFFLINE_THINNED = "thinned"  # the phase of a checkpoint written by `compress thin`
 
 
+def build_from_spec(spec: dict) -> nn.Module:
+    """A fresh dense model of a checkpoint's ``model_spec``."""
+    return build_model(spec["arch"], num_classes=spec["num_classes"], in_channels=spec["in_channels"],
+                       image_size=spec["image_size"], **spec.get("options", {}))
+
+
 def model_from_state(state: dict, source: str) -> nn.Module:
     """The checkpoint's architecture, re-thinned by its recipe, with its weights."""
     spec = state.get("model_spec")
     if not isinstance(spec, dict):
         raise CheckpointError(f"{source}: no model_spec entry; was it written by `compress`?")
-    model = build_model(spec["arch"], num_classes=spec["num_classes"], in_channels=spec["in_channels"],
-                        image_size=spec["image_size"], **spec.get("options", {}))
+    model = build_from_spec(spec)
     if state.get("thinning"):
         apply_recipe(model, state["thinning"], source=source)
     try:

@@ -33,3 +33,11 @@ def test_bench_reports_every_variant(finished_run, tmp_path, capsys):  # noqa: F
 def test_bench_bad_input(tmp_path, capsys):
     assert main(["bench", str(tmp_path / "missing.pt")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_bench_refuses_checkpoint_without_model_spec(tmp_path, capsys):
+    from compressor.checkpoint import save_checkpoint
+
+    path = save_checkpoint(tmp_path / "bare.pt", {"model": {}})
+    assert main(["bench", str(path)]) == 2
+    assert "no model_spec entry" in capsys.readouterr().err
