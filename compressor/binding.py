@@ -50,7 +50,7 @@ def bind_components(schedule: Schedule, model: nn.Module, problems: Problems,
     for name, comp in schedule.pruners.items():
         if comp.config.structured and groups is None:
             continue
-        pruner = build_pruner(name, comp.config, comp.key, model, problems, groups)
+        pruner = build_pruner(name, comp.config, comp.key, model, problems, groups, example_input)
         if pruner is None:
             continue
         for param in pruner.param_names:

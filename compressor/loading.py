@@ -11,19 +11,29 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import CheckpointError
 from .graph import find_groups
 from .models import build_model
+from .scaling import attach_scaling_factors, fold_scaling_factors
 from .thinning import TOTAL, apply_recipe, count_macs, plan_thinning, thin_model, thinning_recipe
 
 OFFLINE_THINNED = "thinned"  # the phase of a checkpoint written by `compress thin`
 
 
 def build_from_spec(spec: dict) -> nn.Module:
-    """A fresh dense model of a checkpoint's ``model_spec``."""
-    return build_model(spec["arch"], num_classes=spec["num_classes"], in_channels=spec["in_channels"],
-                       image_size=spec["image_size"], **spec.get("options", {}))
+    """A fresh dense model of a checkpoint's ``model_spec`` (with its learned scaling
+    factors, if the spec lists any, so the checkpoint's weights load)."""
+    model = build_model(spec["arch"], num_classes=spec["num_classes"], in_channels=spec["in_channels"],
+                        image_size=spec["image_size"], **spec.get("options", {}))
+    attach_scaling_factors(model, spec.get("scaling_factors", []))
+    return model
+
+
+def inference_spec(spec: dict) -> dict:
+    """The ``model_spec`` of a model whose scaling factors were folded into its weights."""
+    return {k: v for k, v in spec.items() if k != "scaling_factors"}
 
 
 def model_from_state(state: dict, source: str) -> nn.Module:
-    """The checkpoint's architecture, re-thinned by its recipe, with its weights."""
+    """The checkpoint's architecture, re-thinned by its recipe, with its weights; learned
+    scaling factors are folded into the weights (same outputs, plain modules)."""
     spec = state.get("model_spec")
     if not isinstance(spec, dict):
         raise CheckpointError(f"{source}: no model_spec entry; was it written by `compress`?")
@@ -34,7 +44,7 @@ def model_from_state(state: dict, source: str) -> nn.Module:
         model.load_state_dict(state["model"])
     except RuntimeError as exc:
         raise CheckpointError(f"{source}: weights do not fit {spec['arch']}: {exc}") from None
-    return model
+    return fold_scaling_factors(model)
 
 
 def example_for(state: dict) -> torch.Tensor:
@@ -54,14 +64,15 @@ def thin_checkpoint(path: str | Path, out: str | Path) -> dict:
     dependency group; write an inference checkpoint. Returns params/MACs before and after."""
     state = load_checkpoint(path)
     model = model_from_state(state, str(path))
-    masks = dict(state.get("scheduler", {}).get("masks", {}))
+    params = dict(model.named_parameters())  # folded scaling factors lose their masks
+    masks = {k: v for k, v in state.get("scheduler", {}).get("masks", {}).items() if k in params}
     example = example_for(state)
     before = count_macs(model, example)[TOTAL]
     plan = plan_thinning(model, find_groups(model, example), masks=masks)
     thin_model(model, plan, masks=masks)
     after = count_macs(model, example)[TOTAL]
     thinned = {k: v for k, v in state.items() if k not in ("format", "format_version", "optimizer")}
-    thinned.update(phase=OFFLINE_THINNED, model={k: v.detach().cpu() for k, v in model.state_dict().items()},
+    thinned.update(phase=OFFLINE_THINNED, model_spec=inference_spec(state["model_spec"]), model={k: v.detach().cpu() for k, v in model.state_dict().items()},
                    thinning=thinning_recipe(model),
                    scheduler={**state.get("scheduler", {}), "masks": masks})
     save_checkpoint(out, thinned)

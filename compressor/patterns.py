@@ -35,7 +35,8 @@ def match(pattern: str, names: Iterable[str]) -> list[str]:
     return [n for n in names if predicate(n)]
 
 
-def resolve(patterns: Iterable[str], names: Iterable[str]) -> tuple[dict[str, list[str]], list[str]]:
+def resolve(patterns: Iterable[str], names: Iterable[str], what: str = "parameter",
+            ) -> tuple[dict[str, list[str]], list[str]]:
     """Which names each pattern chooses, and a message for each pattern that is bad.
 
     Returns ``({pattern: [names]}, [error messages])``; a pattern that matches nothing
@@ -53,7 +54,7 @@ def resolve(patterns: Iterable[str], names: Iterable[str]) -> tuple[dict[str, li
             errors.append(str(exc))
             continue
         if not found:
-            errors.append(f"pattern {pattern!r} matches no parameter of the model"
+            errors.append(f"pattern {pattern!r} matches no {what} of the model"
                           + did_you_mean(pattern, names))
             continue
         chosen[pattern] = found

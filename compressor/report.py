@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import platform
@@ -13,6 +14,7 @@ import torch
 
 from . import __version__, _C
 from .models import build_model
+from .scaling import fold_scaling_factors
 from .sparsity import summarize
 from .thinning import TOTAL, count_macs
 
@@ -25,14 +27,14 @@ def structure_report(run: Any) -> dict:
                         in_channels=info.channels, image_size=info.image_size,
                         **run.schedule.model.options)
     example = torch.zeros(1, info.channels, info.image_size, info.image_size)
-    before, after = count_macs(dense, example), count_macs(run.model.cpu(), example)
-    run.model.to(run.device)
+    final = fold_scaling_factors(copy.deepcopy(run.model).cpu())  # as compressor.load gives it
+    before, after = count_macs(dense, example), count_macs(final, example)
     layers = {}
     for name, counts in before.items():
         if name == TOTAL:
             continue
         weight_before = getattr(dense.get_submodule(name), "weight", None)
-        weight_after = getattr(run.model.get_submodule(name), "weight", None)
+        weight_after = getattr(final.get_submodule(name), "weight", None)
         now = after.get(name, {"macs": 0, "params": 0})
         layers[name] = {
             "shape_before": list(weight_before.shape) if weight_before is not None else [],

@@ -30,6 +30,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import CheckpointError, CompressorError, DataError, ModelError
 from .models import build_model
 from .report import write_report
+from .scaling import attach_scaling_factors, load_with_new_scales, resolve_scalable, scaled_modules
 from .schedule import Schedule, read_schedule
 from .schedule.problems import Problems
 from .scheduler import CompressionScheduler
@@ -76,6 +77,11 @@ def prepare(schedule_path: str, *, text: str | None = None, epochs: int | None =
                                 **schedule.model.options)
         except ModelError as exc:
             problems.add(schedule.model.line_of("arch"), "model.arch", str(exc))
+    if model is not None and schedule.model.scaling_factors:
+        names, errors = resolve_scalable(model, schedule.model.scaling_factors)
+        for message in errors:
+            problems.add(schedule.model.line_of("scaling_factors"), "model.scaling_factors", message)
+        attach_scaling_factors(model, names)
     return schedule, model, info, problems
 
 
@@ -183,7 +189,8 @@ class CompressionRun:
             "phase": phase, "epochs_done": epochs_done, "seed": self.seed,
             "model_spec": {"arch": self.schedule.model.arch, "options": dict(self.schedule.model.options),
                            "num_classes": self.info.num_classes, "in_channels": self.info.channels,
-                           "image_size": self.info.image_size, "dataset": self.schedule.data.dataset},
+                           "image_size": self.info.image_size, "dataset": self.schedule.data.dataset,
+                           "scaling_factors": scaled_modules(self.model)},
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "optimizer": optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -201,9 +208,14 @@ class CompressionRun:
                 stale.unlink(missing_ok=True)
         return path
 
-    def _load_model_weights(self, state: dict, source: str) -> None:
+    def _load_model_weights(self, state: dict, source: str, new_scales: bool = False) -> None:
+        """Load ``state``'s weights; with ``new_scales`` (dense weights to start from) the
+        schedule's scaling factors may be missing from them and start at 1."""
         try:
-            self.model.load_state_dict(state["model"])
+            if new_scales:
+                load_with_new_scales(self.model, state["model"])
+            else:
+                self.model.load_state_dict(state["model"])
         except (RuntimeError, KeyError) as exc:
             raise CheckpointError(f"{source}: weights do not fit {self.schedule.model.arch}: {exc}") from None
 
@@ -263,7 +275,7 @@ class CompressionRun:
         spec = self.schedule.model
         if spec.checkpoint:
             state = load_checkpoint(spec.checkpoint)
-            self._load_model_weights(state, spec.checkpoint)
+            self._load_model_weights(state, spec.checkpoint, new_scales=True)
             self.log(f"dense weights from {spec.checkpoint}")
         else:
             problems = Problems(self.schedule.path)

@@ -122,10 +122,33 @@ def test_classifier_outputs_cannot_be_pruned(write_schedule):
         check_schedule(str(write_schedule(text)))
 
 
-def test_structured_pruning_after_thinning_is_an_error(write_schedule):
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_structured_pruning_goes_on_after_thinning(write_schedule, tmp_path, scope):
+    """AGP on conv2 over epochs 0-3 with thinning on epochs 1 and 3: the sparsity stays
+    relative to the dense 64 filters (13 removed on epoch 1, 3 more by epoch 3 =
+    floor(0.25 * 64)), and resuming after the first thinning repeats the run exactly."""
     text = STRUCTURED.replace("CRITERION", "l1_filter").replace("ending_epoch: 2", "ending_epoch: 4")
-    with pytest.raises(ScheduleError, match="runs on epoch 2, after the thinning on epoch 1"):
-        check_schedule(str(write_schedule(text)))
+    text = text.replace("  - extension: thin\n    epochs: [1]", "  - extension: thin\n    epochs: [1, 3]")
+    if scope == "global":  # conv1 and conv2 ranked together, 25% of their 96 filters
+        text = text.replace("weights: [conv2.weight]\n", "weights: [conv1.weight, conv2.weight]\n"
+                                                           "    scope: global\n")
+    out = tmp_path / "o"
+    assert run("--schedule", str(write_schedule(text)), "--out", str(out), "--keep-checkpoints", "0") == 0
+    report = json.loads((out / "report.json").read_text())
+    first, second = report["thinning"]
+    assert (first["epoch"], second["epoch"]) == (1, 3)
+    layers = report["structure"]["layers"]
+    if scope == "layer":
+        assert (first["channels_removed"], second["channels_removed"]) == (13, 3)
+        assert layers["conv2"]["shape_after"][0] == 48
+    else:
+        assert first["channels_removed"] + second["channels_removed"] == 24 and second["channels_removed"] > 0
+        assert layers["conv1"]["shape_after"][0] + layers["conv2"]["shape_after"][0] == 96 - 24
+    assert run("--resume-from", str(out / "checkpoints" / "epoch_001.pt"), "--out", str(tmp_path / "r")) == 0
+    a = load_checkpoint(out / "checkpoints" / "final.pt")
+    b = load_checkpoint(tmp_path / "r" / "checkpoints" / "final.pt")
+    assert a["thinning"] == b["thinning"]
+    assert all(torch.equal(t, b["model"][n]) for n, t in a["model"].items())
 
 
 def test_group_scores_sum_members_and_global_ranking():

@@ -34,6 +34,7 @@ import torch.fx
 from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
+from ..scaling import SCALE, is_scaled
 from .errors import GraphError
 from .groups import ChannelGroup, Member
 
@@ -172,7 +173,8 @@ class _Tracer(torch.fx.Tracer):
         self.failed_in: list[str] | None = None
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return isinstance(m, self.leaf_types) or super().is_leaf_module(m, module_qualified_name)
+        return (isinstance(m, self.leaf_types) or is_scaled(m)
+                or super().is_leaf_module(m, module_qualified_name))
 
     def call_module(self, m: nn.Module, forward: Callable[..., Any], args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> Any:
@@ -451,9 +453,8 @@ class _Analysis:
         if depthwise and x is not None:
             # Channel c of the output depends on input channel c only: same group.
             for pos, seg in self.positions(x):
-                self.g.add(seg.group, Member(name, "weight", "producer", 0, pos))
-                if m.bias is not None:
-                    self.g.add(seg.group, Member(name, "bias", "producer", 0, pos))
+                for tensor in _producer_tensors(m):
+                    self.g.add(seg.group, Member(name, tensor, "producer", 0, pos))
             for seg in x.segs:
                 self.g.depthwise[self.g.find(seg.group)].append(name)
             return _Map(1, 1, tuple(_Seg(s.group, None) for s in x.segs))
@@ -466,7 +467,7 @@ class _Analysis:
             self.check_zero(x, name)
             for pos, seg in self.positions(x):
                 self.g.add(seg.group, Member(name, "weight", "consumer", 1, pos))
-        return self.producer(name, m.out_channels, m.bias is not None, 1, reason)
+        return self.producer(name, m, m.out_channels, 1, reason)
 
     def linear(self, node: torch.fx.Node, name: str, m: nn.Linear, x: _Map | None) -> _Map | None:
         in_shape = _shape(node.args[0])
@@ -481,14 +482,13 @@ class _Analysis:
                 for pos, seg in self.positions(x):
                     self.g.add(seg.group, Member(name, "weight", "consumer", 1, pos * x.block,
                                                  x.block))
-        return self.producer(name, m.out_features, m.bias is not None, len(out_shape) - 1)
+        return self.producer(name, m, m.out_features, len(out_shape) - 1)
 
-    def producer(self, name: str, channels: int, bias: bool, dim: int,
+    def producer(self, name: str, m: nn.Module, channels: int, dim: int,
                  reason: str | None = None) -> _Map:
         gid = self.g.new(channels, reason)
-        self.g.add(gid, Member(name, "weight", "producer", 0))
-        if bias:
-            self.g.add(gid, Member(name, "bias", "producer", 0))
+        for tensor in _producer_tensors(m):
+            self.g.add(gid, Member(name, tensor, "producer", 0))
         return _Map(dim, 1, (_Seg(gid, None),))
 
     def batchnorm(self, node: torch.fx.Node, name: str, m: nn.modules.batchnorm._BatchNorm,
@@ -497,8 +497,8 @@ class _Analysis:
             return self.fresh(node)
         if x.dim != 1:
             return self.opaque(node, "normalizes another dimension than the channels")
-        tensors = [t for t in ("weight", "bias", "running_mean", "running_var")
-                   if getattr(m, t) is not None]
+        tensors = [t for t in ("weight", "bias", "running_mean", "running_var", SCALE)
+                   if getattr(m, t, None) is not None]
         for pos, seg in self.positions(x):
             for t in tensors:
                 self.g.add(seg.group, Member(name, t, "batchnorm", 0, pos * x.block, x.block))
@@ -650,6 +650,11 @@ class _Analysis:
                 prunable=not reasons, reason="; ".join(reasons),
                 depthwise=tuple(dict.fromkeys(self.g.depthwise[root]))))
         return result
+
+
+def _producer_tensors(m: nn.Module) -> list[str]:
+    """The tensors of a Conv / Linear indexed by its output channels on axis 0."""
+    return [t for t in ("weight", "bias", SCALE) if getattr(m, t, None) is not None]
 
 
 def _dedupe(members: Iterable[Member]) -> list[Member]:

@@ -29,7 +29,7 @@ from .structured import STRUCTURED_CRITERIA, StructuredPruner, resolve_groups
 
 ELEMENT_CRITERIA = ("magnitude", "block")
 Criterion = Literal["magnitude", "block", "l1_filter", "l2_filter", "fpgm", "neuron",
-                    "l1_channel", "l2_channel", "bn_scale"]
+                    "l1_channel", "l2_channel", "bn_scale", "scaling_factor"]
 
 SPARSITY = {"min": 0.0, "max": 1.0, "max_exclusive": True}
 
@@ -44,7 +44,7 @@ class PrunerConfig(Located):
     criterion: Criterion = option(
         "magnitude", doc="which weights: `magnitude` (elements by |w|), `block`, or a structured "
                          "criterion (`l1_filter`, `l2_filter`, `fpgm`, `neuron`, `l1_channel`, "
-                         "`l2_channel`, `bn_scale`)")
+                         "`l2_channel`, `bn_scale`, `scaling_factor`)")
     block: list[int] | None = option(None, doc="[rows, cols] of a block, with criterion `block`")
 
     @property
@@ -235,9 +235,11 @@ class Pruner:
 
 
 def build_pruner(name: str, config: PrunerConfig, key: str, model: nn.Module,
-                 problems: Problems, groups=None) -> Pruner | StructuredPruner | None:
-    """Bind a pruner to the model; ``groups`` (from compressor.graph.find_groups) is
-    needed by structured criteria."""
+                 problems: Problems, groups=None, example_input: torch.Tensor | None = None,
+                 ) -> Pruner | StructuredPruner | None:
+    """Bind a pruner to the model; ``groups`` (from compressor.graph.find_groups on
+    ``example_input``) is needed by structured criteria, and the example input to find
+    them again after thinning."""
     params = dict(model.named_parameters())
     chosen = resolve_weights(config, key, params, problems)
     if not chosen:
@@ -245,7 +247,8 @@ def build_pruner(name: str, config: PrunerConfig, key: str, model: nn.Module,
     if config.structured:
         picked = resolve_groups(config.criterion, list(chosen), groups or [],
                                 config.line_of("weights"), key, problems)
-        return StructuredPruner(name, config, model, picked) if picked else None
+        return (StructuredPruner(name, config, model, picked, list(chosen), example_input)
+                if picked else None)
     if config.criterion == "block" and config.scope == "global":
         problems.add(config.line_of("scope"), f"{key}.scope",
                      "criterion 'block' prunes each tensor on its own; use scope 'layer'")

@@ -9,9 +9,12 @@ Criteria (the ``criterion`` key of a pruner):
 ``l1_channel`` / ``l2_channel`` norm of the input channels of the matched consumers
 ``neuron``                     L2 norm of Linear rows (output neurons)
 ``bn_scale``                   |γ| of the matched BatchNorm (network slimming)
+``scaling_factor``             |scale| of learned scaling factors (``model.scaling_factors``,
+                               data-driven sparse structure selection; see compressor.scaling)
 
 Patterns choose *which groups*: a filter/neuron criterion wants producer weights, a
-channel criterion consumer weights, ``bn_scale`` BatchNorm weights. A group's score
+channel criterion consumer weights, ``bn_scale`` BatchNorm weights, ``scaling_factor``
+the ``scale`` parameters of scaled modules. A group's score
 sums the scores of all its members of that role; ``floor(sparsity × channels)``
 channels with the lowest scores are zeroed in every producer weight and bias and every
 BatchNorm γ and β of the group, which makes them removable by thinning. With
@@ -27,18 +30,21 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..graph import ChannelGroup, group_param_slices, group_zero_masks
+from ..graph import ChannelGroup, find_groups, group_param_slices, group_zero_masks
+from ..scaling import SCALE
+from ..thinning.recipe import is_depthwise, thinning_recipe
 from ..schedule.problems import Problems
 from . import criteria_ops
 
 FILTER_CRITERIA = ("l1_filter", "l2_filter", "fpgm", "neuron")
 CHANNEL_CRITERIA = ("l1_channel", "l2_channel")
-STRUCTURED_CRITERIA = (*FILTER_CRITERIA, *CHANNEL_CRITERIA, "bn_scale")
+STRUCTURED_CRITERIA = (*FILTER_CRITERIA, *CHANNEL_CRITERIA, "bn_scale", "scaling_factor")
 
-# which member role a criterion's patterns name, and which tensor of it
-_ROLE = {**{c: ("producer", "weight") for c in FILTER_CRITERIA},
-         **{c: ("consumer", "weight") for c in CHANNEL_CRITERIA},
-         "bn_scale": ("batchnorm", "weight")}
+# which member roles a criterion's patterns name, and which tensor of them
+_ROLE = {**{c: (("producer",), "weight") for c in FILTER_CRITERIA},
+         **{c: (("consumer",), "weight") for c in CHANNEL_CRITERIA},
+         "bn_scale": (("batchnorm",), "weight"),
+         "scaling_factor": (("producer", "batchnorm"), SCALE)}
 
 
 def _member_score(criterion: str, values: torch.Tensor) -> torch.Tensor:
@@ -48,28 +54,48 @@ def _member_score(criterion: str, values: torch.Tensor) -> torch.Tensor:
         return criteria_ops.structure_norms(values, 0, 2).double()
     if criterion == "fpgm":
         return criteria_ops.fpgm_scores(values).double()
-    return values.abs().reshape(values.shape[0], -1).sum(1).double()  # bn_scale: |γ|
+    return values.abs().reshape(values.shape[0], -1).sum(1).double()  # |γ|, |scale|
 
 
 def group_scores(model: nn.Module, group: ChannelGroup, criterion: str) -> torch.Tensor:
     """One score per channel of ``group`` (float64), summed over its members."""
-    role, tensor = _ROLE[criterion]
+    roles, tensor = _ROLE[criterion]
     total = torch.zeros(group.channels, dtype=torch.float64)
-    for part in group_param_slices(model, group, roles=(role,)):
+    for part in group_param_slices(model, group, roles=roles):
         if part.member.tensor == tensor:
             total += _member_score(criterion, part.values)
     return total
 
 
-class StructuredPruner:
-    """A configured channel pruner bound to the model's dependency groups."""
+def dense_channels(model: nn.Module, group: ChannelGroup) -> int:
+    """How many channels ``group`` had before any thinning: its (non-depthwise)
+    producer's output size in the model's thinning recipe, else its size now."""
+    modules = (thinning_recipe(model) or {}).get("modules", {})
+    for m in group.members:
+        if m.role == "producer" and m.tensor == "weight" and m.offset == 0 and m.block == 1 \
+                and not is_depthwise(model.get_submodule(m.module)):
+            entry = modules.get(m.module)
+            return int(entry["out"]) if entry else group.channels
+    return group.channels
 
-    def __init__(self, name: str, config, model: nn.Module, groups: list[ChannelGroup]) -> None:
+
+class StructuredPruner:
+    """A configured channel pruner bound to the model's dependency groups.
+
+    Sparsity is relative to each group's channel count in the dense model, so a pruner
+    that runs again after a thinning epoch prunes ``floor(sparsity × dense channels)``
+    minus the channels thinning already removed (its groups are found again on the
+    thinned model, from the example input)."""
+
+    def __init__(self, name: str, config, model: nn.Module, groups: list[ChannelGroup],
+                 chosen: Sequence[str] = (), example_input: torch.Tensor | None = None) -> None:
         self.name = name
         self.config = config
         self.model = model
-        self.groups = groups
+        self.chosen = list(chosen)
+        self.example_input = example_input
         self.group_descriptions = [g.describe() for g in groups]  # kept for reports
+        self._set_groups(groups)
         names: dict[str, None] = {}
         for g in groups:
             for m in g.members:
@@ -77,10 +103,22 @@ class StructuredPruner:
                     names[m.name] = None
         self.param_names = list(names)
 
+    def _set_groups(self, groups: list[ChannelGroup]) -> None:
+        self.groups = groups
+        self.dense_channels = [dense_channels(self.model, g) for g in groups]
+
     def rebind(self, params: dict[str, nn.Parameter]) -> None:
-        """Thinning replaced the tensors; the schedule forbids pruning again afterwards,
-        so the (now stale) groups are never used again."""
-        self.groups = []
+        """Thinning replaced the tensors: find this pruner's groups on the thinned model."""
+        if self.example_input is None:
+            raise RuntimeError(f"structured pruner {self.name!r} was bound without an example "
+                               "input, so it cannot find its groups again after thinning")
+        problems = Problems("<thinned model>")
+        groups = resolve_groups(self.config.criterion, self.chosen,
+                                find_groups(self.model, self.example_input), 0, self.name, problems)
+        if problems:
+            raise RuntimeError(f"structured pruner {self.name!r} after thinning: "
+                               + "; ".join(p.message for p in problems.items))
+        self._set_groups(groups)
 
     def targets(self, epoch: int, active: Sequence[int]) -> dict[str, float]:
         level = self.config.target(epoch, active)
@@ -89,10 +127,10 @@ class StructuredPruner:
     def _pruned(self, level: float) -> list[torch.Tensor]:
         criterion = self.config.criterion
         scores = [group_scores(self.model, g, criterion) for g in self.groups]
+        removed = [dense - len(s) for s, dense in zip(scores, self.dense_channels)]  # by thinning
         if self.config.scope == "global" and len(scores) > 1:
             normed = [s / s.mean().clamp_min(1e-30) for s in scores]
-            total = sum(len(s) for s in normed)
-            k = math.floor(level * total)
+            k = max(math.floor(level * sum(self.dense_channels)) - sum(removed), 0)
             flat = torch.cat(normed)
             owner = torch.cat([torch.full((len(s),), i) for i, s in enumerate(normed)]).tolist()
             offsets = [0]
@@ -111,8 +149,8 @@ class StructuredPruner:
                     taken += 1
             return [torch.tensor(sorted(p), dtype=torch.int64) for p in pruned]
         out = []
-        for s in scores:
-            k = min(math.floor(level * len(s)), len(s) - 1)
+        for s, dense, gone in zip(scores, self.dense_channels, removed):
+            k = min(max(math.floor(level * dense) - gone, 0), len(s) - 1)
             out.append(torch.sort(torch.argsort(s, stable=True)[:k]).values)
         return out
 
@@ -129,15 +167,18 @@ class StructuredPruner:
 def resolve_groups(criterion: str, chosen: Sequence[str], groups: list[ChannelGroup],
                    line: int, key: str, problems: Problems) -> list[ChannelGroup]:
     """The groups holding the chosen tensors in the role the criterion needs."""
-    role, tensor = _ROLE[criterion]
+    roles, tensor = _ROLE[criterion]
     out: dict[int, ChannelGroup] = {}
     for name in chosen:
         found = [g for g in groups for m in g.members
-                 if m.name == name and m.role == role and m.tensor == tensor]
+                 if m.name == name and m.role in roles and m.tensor == tensor]
         if not found:
             what = {"producer": "an output-channel producer (Conv2d/Linear weight)",
                     "consumer": "a channel consumer (Conv2d/Linear weight)",
-                    "batchnorm": "a BatchNorm weight"}[role]
+                    "batchnorm": "a BatchNorm weight"}[roles[0]]
+            if tensor == SCALE:
+                what = ("the `scale` of a module listed under model.scaling_factors (in a "
+                        "prunable channel group)")
             problems.add(line, f"{key}.weights",
                          f"{name!r} is not {what}, which criterion {criterion!r} needs")
             continue

@@ -264,17 +264,7 @@ def _check_policies(schedule: Schedule, problems: Problems, check_unused: bool) 
 
     if total is None:
         return
-    thin_epochs = [e for name in schedule.extensions
-                   for p in schedule.policies_for("extensions", name) for e in p.active_epochs(total)]
     for name, comp in schedule.pruners.items():
-        if thin_epochs and comp.config.structured:
-            first = min(thin_epochs)
-            for policy in schedule.policies_for("pruners", name):
-                late = [e for e in policy.active_epochs(total) if e > first]
-                if late:
-                    problems.add(policy._line, policy._key,
-                                 f"structured pruner {name!r} runs on epoch {late[0]}, after the "
-                                 f"thinning on epoch {first}; prune first, then thin")
         if isinstance(comp.config, IterativeConfig):
             for policy in schedule.policies_for("pruners", name):
                 active = policy.active_epochs(total)

@@ -15,6 +15,10 @@ class ModelSection(Located):
         None, doc="dense weights to start from (a compressor checkpoint); without it the model "
                   "is trained from scratch for `training.dense_epochs`")
     options: dict[str, Any] = option(default_factory=dict, doc="extra arguments for the model builder")
+    scaling_factors: list[str] = option(
+        default_factory=list, doc="module-name patterns: each matched Conv2d, Linear or BatchNorm "
+                                  "gets a learned per-channel `scale` on its output (data-driven "
+                                  "sparse structure selection; prune with criterion `scaling_factor`)")
 
 
 @dataclasses.dataclass(kw_only=True)

@@ -11,6 +11,7 @@ from torch import nn
 
 from ..graph.groups import ChannelGroup, group_param_slices
 from ..masks import MaskStore
+from ..scaling import SCALE
 
 __all__ = ["ThinningPlan", "mask_dict", "plan_thinning"]
 
@@ -78,8 +79,10 @@ def plan_thinning(model: nn.Module, groups: list[ChannelGroup], *,
             continue
         zero = torch.ones(group.channels, dtype=torch.bool)
         for part in group_param_slices(model, group, roles=("producer", "batchnorm")):
-            if part.name not in params:
-                continue  # running statistics: they do not reach the output when γ = β = 0
+            if part.name not in params or part.member.tensor == SCALE:
+                # running statistics and scaling factors: they do not reach the output
+                # when the weights and biases (γ = β) are zero
+                continue
             entry_zero = part.values == 0
             mask = all_masks.get(part.name)
             if mask is not None:

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ..errors import CompressorError
+from ..scaling import base_class
 
 __all__ = ["RECIPE_FORMAT", "Recipe", "ThinningError", "apply_recipe", "compose_entry",
            "dense_entry", "empty_recipe", "set_thinning_recipe", "thinning_recipe",
@@ -74,12 +75,12 @@ def is_depthwise(m: nn.Module) -> bool:
 def dense_entry(m: nn.Module) -> dict[str, Any]:
     """The recipe entry of an unthinned module: its type and sizes."""
     if _is_conv(m):
-        return {"type": type(m).__name__, "out": m.out_channels, "in": m.in_channels,
+        return {"type": base_class(m).__name__, "out": m.out_channels, "in": m.in_channels,
                 "groups": m.groups}
     if isinstance(m, nn.Linear):
-        return {"type": type(m).__name__, "out": m.out_features, "in": m.in_features}
+        return {"type": base_class(m).__name__, "out": m.out_features, "in": m.in_features}
     if isinstance(m, nn.modules.batchnorm._BatchNorm):
-        return {"type": type(m).__name__, "out": m.num_features}
+        return {"type": base_class(m).__name__, "out": m.num_features}
     raise ThinningError(f"cannot thin a {type(m).__name__}: only (non-transposed) Conv, "
                         "Linear and BatchNorm modules are resized")
 
