@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -199,6 +200,38 @@ def test_thinning_is_exact(arch):
     after = count_macs(model, x)[TOTAL]
     assert after["params"] == sum(p.numel() for p in model.parameters()) < before["params"]
     assert after["macs"] < 0.75 * before["macs"]
+
+
+@pytest.mark.parametrize("arch", ["mnist_net", "resnet18", "mobilenet_v2", "densenet121"])
+def test_thinning_is_exact_in_training_mode(arch):
+    """BatchNorm on batch statistics: a removed channel was zero before and after its
+    BatchNorm (γ = β = 0), so the training-mode outputs and the kept channels' updated
+    running statistics are the same (dropout off: its random masks follow the shapes)."""
+    build, shape = MODELS[arch]
+    gen = torch.Generator().manual_seed(1)
+    model = build().double()
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0
+    randomize_batchnorm(model, gen)
+    x = torch.randn((4, *shape[1:]), generator=gen, dtype=torch.float64)
+    groups = find_groups(model, x[:1])
+    masks = prune_groups(model, groups, 0.3, gen)
+    thinned = copy.deepcopy(model)
+    thin_model(thinned, plan_thinning(thinned, groups, masks=masks))
+    model.train()
+    thinned.train()
+    torch.testing.assert_close(thinned(x), model(x), rtol=0, atol=1e-9)
+    recipe = thinning_recipe(thinned)["modules"]
+    checked = 0
+    for name, m in thinned.named_modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and "keep_out" in recipe.get(name, {}):
+            keep = torch.tensor(recipe[name]["keep_out"])
+            dense = model.get_submodule(name)
+            torch.testing.assert_close(m.running_mean, dense.running_mean[keep], rtol=0, atol=1e-9)
+            torch.testing.assert_close(m.running_var, dense.running_var[keep], rtol=0, atol=1e-9)
+            checked += 1
+    assert checked > 0 or arch == "mnist_net"
 
 
 def test_mnist_flatten_to_linear():
