@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torchvision
 import torch
 
 import compressor
@@ -217,3 +218,49 @@ def test_shipped_resnet18_structured_schedules_run_and_thin(name, tmp_path):
     assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
     if name == "resnet18_filters_agp":  # 50% of every group's filters
         assert report["structure"]["layers"]["layer1.0.conv1"]["shape_after"][0] == 32
+
+
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_pruner_removes_whole_conv_groups_of_grouped_convs(scope):
+    """ResNeXt: groups through a grouped 3x3 conv are ranked in blocks of 4 channels;
+    the pruned channels are whole conv groups, which thinning then removes."""
+    from compressor.thinning import plan_thinning, thin_model
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnext50_32x4d(weights=None).eval()
+    x = torch.randn(1, 3, 64, 64)
+    all_groups = find_groups(model, x)
+    groups = [g for g in all_groups if g.prunable]
+    assert sum(g.granularity == 4 for g in groups) >= 3
+
+    class Config:
+        criterion = "l1_filter"
+
+        @staticmethod
+        def target(epoch, active):
+            return 0.3
+
+    Config.scope = scope
+    pruner = StructuredPruner("p", Config(), model, groups)
+    masks = pruner.compute_masks(0, [0])
+    total = 0
+    for g, pruned in zip(groups, pruner._pruned(0.3)):
+        w = g.granularity
+        assert len(pruned) % w == 0 and all(int(c) % w == 0 for c in pruned[::w])
+        assert all(pruned[i + j] == pruned[i] + j for i in range(0, len(pruned), w) for j in range(w))
+        if scope == "layer":
+            assert len(pruned) == int(0.3 * g.channels / w) * w
+        total += len(pruned)
+    if scope == "global":
+        assert total == int(0.3 * sum(g.channels for g in groups))
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, mask in masks.items():
+            params[name].mul_(mask)
+        masked = model(x)
+    plan = plan_thinning(model, all_groups, masks=masks)
+    assert plan.channels_removed == total
+    thin_model(model, plan)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), masked, rtol=0, atol=1e-4)
+    assert model.layer1[0].conv2.groups * 4 == model.layer1[0].conv2.out_channels

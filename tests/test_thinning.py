@@ -155,11 +155,14 @@ def randomize_batchnorm(model: nn.Module, gen: torch.Generator) -> None:
 
 def prune_groups(model: nn.Module, groups: list[ChannelGroup], fraction: float,
                  gen: torch.Generator) -> dict[str, torch.Tensor]:
-    """Zero a random ``fraction`` of the channels of every prunable group; the masks."""
+    """Zero a random ``fraction`` of the channels of every prunable group (of its blocks
+    of ``granularity`` channels: whole conv groups of a grouped conv); the masks."""
     masks: dict[str, torch.Tensor] = {}
     for group in groups:
         if group.prunable:
-            pruned = torch.randperm(group.channels, generator=gen)[:int(group.channels * fraction)]
+            w = group.granularity
+            blocks = torch.randperm(group.channels // w, generator=gen)[:pruned_blocks(group, fraction)]
+            pruned = (blocks.reshape(-1, 1) * w + torch.arange(w)).reshape(-1)
             for name, mask in group_zero_masks(model, group, pruned).items():
                 masks[name] = masks[name] & mask if name in masks else mask
     params = dict(model.named_parameters())
@@ -169,12 +172,17 @@ def prune_groups(model: nn.Module, groups: list[ChannelGroup], fraction: float,
     return masks
 
 
+def pruned_blocks(group: ChannelGroup, fraction: float) -> int:
+    return int(group.channels // group.granularity * fraction)
+
+
 MODELS = {
     "mnist_net": (mnist_net, (2, 1, 28, 28)),
     "resnet18": (lambda: torchvision_model("resnet18"), (1, 3, 64, 64)),
     "resnet50": (lambda: torchvision_model("resnet50"), (1, 3, 64, 64)),
     "mobilenet_v2": (lambda: torchvision_model("mobilenet_v2"), (1, 3, 64, 64)),
     "densenet121": (lambda: torchvision_model("densenet121"), (1, 3, 64, 64)),
+    "resnext50_32x4d": (lambda: torchvision_model("resnext50_32x4d"), (1, 3, 64, 64)),
 }
 
 
@@ -191,7 +199,7 @@ def test_thinning_is_exact(arch):
         masked = model(x)
     before = count_macs(model, x)[TOTAL]
     plan = plan_thinning(model, groups, masks=masks)
-    assert all(len(plan.keep[g.id]) == g.channels - int(g.channels * 0.3)
+    assert all(len(plan.keep[g.id]) == g.channels - pruned_blocks(g, 0.3) * g.granularity
                for g in groups if g.prunable)
     thin_model(model, plan)
     with torch.no_grad():
@@ -202,7 +210,8 @@ def test_thinning_is_exact(arch):
     assert after["macs"] < 0.75 * before["macs"]
 
 
-@pytest.mark.parametrize("arch", ["mnist_net", "resnet18", "mobilenet_v2", "densenet121"])
+@pytest.mark.parametrize("arch", ["mnist_net", "resnet18", "mobilenet_v2", "densenet121",
+                                  "resnext50_32x4d"])
 def test_thinning_is_exact_in_training_mode(arch):
     """BatchNorm on batch statistics: a removed channel was zero before and after its
     BatchNorm (γ = β = 0), so the training-mode outputs and the kept channels' updated
@@ -436,3 +445,44 @@ def test_stale_groups_are_rejected():
     thin_model(model, plan_thinning(model, groups))
     with pytest.raises(ValueError, match="re-run find_groups"):
         plan_thinning(model, groups)
+
+
+def test_grouped_conv_loses_whole_conv_groups():
+    """ResNeXt's 3x3 convs (32 groups of 4 channels, in == out) pass their input's group
+    through: channels go in whole conv groups, ``groups`` follows, the recipe replays."""
+    gen = torch.Generator().manual_seed(0)
+    model = torchvision_model("resnext50_32x4d").eval()
+    x = torch.randn(1, 3, 64, 64, generator=gen)
+    groups = find_groups(model, x)
+    group = next(g for g in groups if any(m.module == "layer1.0.conv2" for m in g.members))
+    assert group.prunable and group.granularity == 4 and group.channels == 128
+    assert {"layer1.0.conv1", "layer1.0.conv2"} <= set(group.modules("producer"))
+    assert group.modules("consumer") == ["layer1.0.conv3"] and "layer1.0.conv2" in group.depthwise
+    # zero conv group 3 (channels 12-15) and half of conv group 5 (channels 20, 21)
+    masks = group_zero_masks(model, group, [12, 13, 14, 15, 20, 21])
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, mask in masks.items():
+            params[name].mul_(mask)
+        masked = model(x)
+    plan = plan_thinning(model, groups, masks=masks)
+    assert plan.removed(group.id).tolist() == [12, 13, 14, 15]  # the half group stays
+    recipe = thin_model(model, plan)
+    conv2 = model.layer1[0].conv2
+    assert (conv2.in_channels, conv2.out_channels, conv2.groups) == (124, 124, 31)
+    assert recipe["modules"]["layer1.0.conv2"]["groups"] == 31
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), masked, rtol=0, atol=1e-5)
+    fresh = apply_recipe(torchvision_model("resnext50_32x4d").eval(), recipe)
+    fresh.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(x), masked, rtol=0, atol=1e-5)
+
+
+def test_grouped_conv_with_different_in_and_out_is_not_prunable():
+    model = nn.Sequential(nn.Conv2d(3, 8, 1), nn.Conv2d(8, 16, 3, groups=4), nn.Conv2d(16, 4, 1))
+    groups = find_groups(model, torch.zeros(1, 3, 8, 8))
+    into, out_of = (next(g for g in groups if any(m.module == name and m.role == "producer"
+                                                  for m in g.members)) for name in ("0", "1"))
+    assert not into.prunable and "grouped conv (groups=4, 8 → 16 channels)" in into.reason
+    assert not out_of.prunable  # removing its filters would unbalance the conv groups too

@@ -83,8 +83,10 @@ class ChannelGroup:
         members: the tensor slots, in graph order.
         prunable: whether channels of this group may be removed.
         reason: why not, when not prunable ("" otherwise).
-        depthwise: depthwise convs among the producers (their ``groups`` follows the
-            channel count).
+        depthwise: depthwise and grouped convs among the producers (their ``groups``
+            follows the channel count).
+        granularity: channels are removed in aligned blocks of this many (a grouped
+            conv's channels per conv group; 1 otherwise).
     """
 
     id: int
@@ -93,6 +95,7 @@ class ChannelGroup:
     prunable: bool
     reason: str = ""
     depthwise: tuple[str, ...] = field(default=())
+    granularity: int = 1
 
     def modules(self, role: str | None = None) -> list[str]:
         """Module names with a member of ``role`` (all roles when None), first seen first."""
@@ -109,14 +112,16 @@ class ChannelGroup:
                  f"batchnorm: {', '.join(names)}"
                  for role in ROLES if (names := self.modules(role))]
         if self.depthwise:
-            parts.append(f"depthwise: {', '.join(self.depthwise)}")
+            parts.append(f"depthwise/grouped: {', '.join(self.depthwise)}")
+        if self.granularity > 1:
+            parts.append(f"removed in blocks of {self.granularity}")
         return f"group {self.id}: {self.channels} channels, {state} — {'; '.join(parts)}"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-able)."""
         return {"id": self.id, "channels": self.channels, "prunable": self.prunable,
                 "reason": self.reason, "modules": self.modules(),
-                "depthwise": list(self.depthwise),
+                "depthwise": list(self.depthwise), "granularity": self.granularity,
                 "members": [m.to_dict() for m in self.members]}
 
 

@@ -13,8 +13,12 @@ Each segment also records whether it is exactly zero once its channels are prune
 (producer weights and bias zero, batchnorm weight and bias zero). A group is not
 prunable when a pruned channel could still carry a non-zero value into a consumer
 (e.g. after ``sigmoid``, which maps 0 to 0.5), or when it reaches an op the analysis
-does not know, the network input or the model output, a grouped (non-depthwise)
-conv, a module called twice, or a parameter also used directly. The reason is kept.
+does not know, the network input or the model output, a grouped conv whose input and
+output channel counts differ, a module called twice, or a parameter also used directly.
+The reason is kept. A depthwise conv, and a grouped conv with as many input as output
+channels, pass their input's groups through (conv group ``g`` reads and writes channel
+block ``g``); a grouped conv's groups are then removed in whole conv groups
+(``granularity``).
 """
 
 from __future__ import annotations
@@ -126,6 +130,7 @@ class _Groups:
         self.members: list[list[Member]] = []
         self.reasons: list[list[str]] = []
         self.depthwise: list[list[str]] = []
+        self.granularity: list[int] = []
 
     def new(self, size: int, reason: str | None = None) -> int:
         gid = len(self.parent)
@@ -134,6 +139,7 @@ class _Groups:
         self.members.append([])
         self.reasons.append([reason] if reason else [])
         self.depthwise.append([])
+        self.granularity.append(1)
         return gid
 
     def find(self, g: int) -> int:
@@ -152,6 +158,7 @@ class _Groups:
         for lists in (self.members, self.reasons, self.depthwise):
             lists[a].extend(lists[b])
             lists[b] = []
+        self.granularity[a] = math.lcm(self.granularity[a], self.granularity[b])
         return a
 
     def block(self, g: int, reason: str) -> None:
@@ -450,18 +457,28 @@ class _Analysis:
             self.block_map(x, f"reaches {name} in an unsupported layout")
             x = None
         depthwise = m.groups > 1 and m.groups == m.in_channels == m.out_channels
-        if depthwise and x is not None:
-            # Channel c of the output depends on input channel c only: same group.
+        width = m.in_channels // m.groups  # channels per conv group
+        # A grouped conv with in == out maps channel block g to block g: it passes its
+        # input's groups through, when each of them holds whole conv groups.
+        grouped = (m.groups > 1 and not depthwise and m.in_channels == m.out_channels
+                   and x is not None and all(pos % width == 0 and self.seg_size(seg) % width == 0
+                                             for pos, seg in self.positions(x)))
+        if (depthwise or grouped) and x is not None:
+            # Output channel c depends on input channel c (depthwise) or on c's conv group.
             for pos, seg in self.positions(x):
                 for tensor in _producer_tensors(m):
                     self.g.add(seg.group, Member(name, tensor, "producer", 0, pos))
             for seg in x.segs:
-                self.g.depthwise[self.g.find(seg.group)].append(name)
+                root = self.g.find(seg.group)
+                self.g.depthwise[root].append(name)
+                self.g.granularity[root] = math.lcm(self.g.granularity[root], width)
             return _Map(1, 1, tuple(_Seg(s.group, None) for s in x.segs))
         reason = None
         if m.groups > 1:
-            reason = (f"{name} is a grouped conv (groups={m.groups}): its channels could only "
-                      "be removed in equal numbers per conv group (not supported)")
+            reason = (f"{name} is a grouped conv (groups={m.groups}, {m.in_channels} → "
+                      f"{m.out_channels} channels): its channels could only be removed in "
+                      "equal numbers per conv group (supported only with as many input as "
+                      "output channels, whole conv groups per dependency group)")
             self.block_map(x, reason)
         elif x is not None:
             self.check_zero(x, name)
@@ -648,7 +665,8 @@ class _Analysis:
             result.append(ChannelGroup(
                 id=len(result), channels=self.g.size[root], members=tuple(members),
                 prunable=not reasons, reason="; ".join(reasons),
-                depthwise=tuple(dict.fromkeys(self.g.depthwise[root]))))
+                depthwise=tuple(dict.fromkeys(self.g.depthwise[root])),
+                granularity=self.g.granularity[root]))
         return result
 
 

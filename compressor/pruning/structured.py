@@ -19,7 +19,9 @@ sums the scores of all its members of that role; ``floor(sparsity × channels)``
 channels with the lowest scores are zeroed in every producer weight and bias and every
 BatchNorm γ and β of the group, which makes them removable by thinning. With
 ``scope: global`` each group's scores are divided by their mean and one ranking runs
-across groups. At least one channel per group is always kept.
+across groups. At least one channel per group is always kept. A group that passes
+through a grouped conv loses whole conv groups: its channels are ranked in blocks of
+``granularity`` (block score = sum), and ``floor(sparsity × blocks)`` blocks go.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from torch import nn
 
 from ..graph import ChannelGroup, find_groups, group_param_slices, group_zero_masks
 from ..scaling import SCALE
-from ..thinning.recipe import is_depthwise, thinning_recipe
+from ..thinning.recipe import is_channel_grouped, thinning_recipe
 from ..schedule.problems import Problems
 from . import criteria_ops
 
@@ -68,12 +70,12 @@ def group_scores(model: nn.Module, group: ChannelGroup, criterion: str) -> torch
 
 
 def dense_channels(model: nn.Module, group: ChannelGroup) -> int:
-    """How many channels ``group`` had before any thinning: its (non-depthwise)
+    """How many channels ``group`` had before any thinning: its (not channel-grouped)
     producer's output size in the model's thinning recipe, else its size now."""
     modules = (thinning_recipe(model) or {}).get("modules", {})
     for m in group.members:
         if m.role == "producer" and m.tensor == "weight" and m.offset == 0 and m.block == 1 \
-                and not is_depthwise(model.get_submodule(m.module)):
+                and not is_channel_grouped(model.get_submodule(m.module)):
             entry = modules.get(m.module)
             return int(entry["out"]) if entry else group.channels
     return group.channels
@@ -125,34 +127,37 @@ class StructuredPruner:
         return {n: level for n in self.param_names}
 
     def _pruned(self, level: float) -> list[torch.Tensor]:
-        criterion = self.config.criterion
-        scores = [group_scores(self.model, g, criterion) for g in self.groups]
-        removed = [dense - len(s) for s, dense in zip(scores, self.dense_channels)]  # by thinning
-        if self.config.scope == "global" and len(scores) > 1:
-            normed = [s / s.mean().clamp_min(1e-30) for s in scores]
+        """The channels to zero in each group: whole blocks of ``granularity`` channels
+        (single channels in most groups), lowest scores first; sparsity counts the
+        dense model's channels, minus what thinning already removed."""
+        widths = [g.granularity for g in self.groups]
+        units = [group_scores(self.model, g, self.config.criterion).reshape(-1, w).sum(1)
+                 for g, w in zip(self.groups, widths)]
+        removed = [dense - len(u) * w for u, w, dense in zip(units, widths, self.dense_channels)]
+        if self.config.scope == "global" and len(units) > 1:
+            normed = torch.cat([u / u.mean().clamp_min(1e-30) for u in units])
+            owner = [g for g, u in enumerate(units) for _ in range(len(u))]
+            first = [0]
+            for u in units[:-1]:
+                first.append(first[-1] + len(u))
             k = max(math.floor(level * sum(self.dense_channels)) - sum(removed), 0)
-            flat = torch.cat(normed)
-            owner = torch.cat([torch.full((len(s),), i) for i, s in enumerate(normed)]).tolist()
-            offsets = [0]
-            for s in normed[:-1]:
-                offsets.append(offsets[-1] + len(s))
-            order = torch.argsort(flat, stable=True)
-            pruned: list[list[int]] = [[] for _ in scores]
+            chosen: list[list[int]] = [[] for _ in units]
             taken = 0
-            for idx in order.tolist():
+            for idx in torch.argsort(normed, stable=True).tolist():
+                g = owner[idx]
+                # keep one block per group; a block must fit in what is left to take
+                if len(chosen[g]) < len(units[g]) - 1 and taken + widths[g] <= k:
+                    chosen[g].append(idx - first[g])
+                    taken += widths[g]
                 if taken == k:
                     break
-                g = owner[idx]
-                offset = offsets[g]
-                if len(pruned[g]) < len(scores[g]) - 1:  # keep one channel per group
-                    pruned[g].append(idx - offset)
-                    taken += 1
-            return [torch.tensor(sorted(p), dtype=torch.int64) for p in pruned]
-        out = []
-        for s, dense, gone in zip(scores, self.dense_channels, removed):
-            k = min(max(math.floor(level * dense) - gone, 0), len(s) - 1)
-            out.append(torch.sort(torch.argsort(s, stable=True)[:k]).values)
-        return out
+        else:
+            chosen = []
+            for u, w, dense, gone in zip(units, widths, self.dense_channels, removed):
+                k = min(max(math.floor(level * dense / w) - gone // w, 0), len(u) - 1)
+                chosen.append(torch.argsort(u, stable=True)[:k].tolist())
+        return [(torch.tensor(sorted(c), dtype=torch.int64).reshape(-1, 1) * w
+                 + torch.arange(w)).reshape(-1) for c, w in zip(chosen, widths)]
 
     @torch.no_grad()
     def compute_masks(self, epoch: int, active: Sequence[int]) -> dict[str, torch.Tensor]:

@@ -13,7 +13,7 @@ from ..masks import MaskStore
 from .gather import gather_channels
 from .plan import ThinningPlan
 from .recipe import (Recipe, ThinningError, compose_entry, dense_entry, empty_recipe,
-                     is_depthwise, set_thinning_recipe, thinning_recipe)
+                     is_channel_grouped, set_thinning_recipe, thinned_groups, thinning_recipe)
 
 __all__ = ["Replaced", "resize_module", "thin_model"]
 
@@ -34,7 +34,8 @@ def _pick(new: int | None, old: int) -> int:
 
 
 def _smaller(m: nn.Module, n_out: int | None, n_in: int | None) -> tuple[nn.Module, bool]:
-    """A module like ``m`` (on the meta device) with the new sizes; whether it is depthwise."""
+    """A module like ``m`` (on the meta device) with the new sizes; whether it is a
+    channel-grouped conv (depthwise or grouped with in == out: only its dim 0 is cut)."""
     dense_entry(m)  # raises for anything but Conv / Linear / BatchNorm
     tensors = [t for t in (*m.parameters(recurse=False), *m.buffers(recurse=False))
                if t.is_floating_point()]
@@ -46,18 +47,24 @@ def _smaller(m: nn.Module, n_out: int | None, n_in: int | None) -> tuple[nn.Modu
         return type(m)(_pick(n_out, m.num_features), eps=m.eps, momentum=m.momentum,
                        affine=m.affine, track_running_stats=m.track_running_stats,
                        **kwargs), False
-    depthwise = is_depthwise(m)
+    channel_grouped = is_channel_grouped(m)
     groups = m.groups
-    if depthwise:
+    if channel_grouped:
         if n_in is not None:
-            raise ThinningError(f"depthwise conv {type(m).__name__}: its input channels follow "
-                                "its output channels (no separate keep_in)")
-        n_in = groups = _pick(n_out, m.out_channels)
+            raise ThinningError(f"grouped conv {type(m).__name__} (groups={groups}): its input "
+                                "channels follow its output channels (no separate keep_in)")
+        n_in = _pick(n_out, m.out_channels)
+        width = m.out_channels // groups
+        if n_in % width:
+            raise ThinningError(f"grouped conv {type(m).__name__} (groups={groups}): channels go "
+                                f"in whole conv groups of {width}, {n_in} cannot be kept")
+        groups = thinned_groups(groups, m.out_channels, n_in)
     elif groups != 1:
-        raise ThinningError(f"cannot thin a grouped conv (groups={groups}) that is not depthwise")
+        raise ThinningError(f"cannot thin a grouped conv (groups={groups}) whose input and output "
+                            f"channel counts differ ({m.in_channels} → {m.out_channels})")
     return type(m)(_pick(n_in, m.in_channels), _pick(n_out, m.out_channels), m.kernel_size,
                    stride=m.stride, padding=m.padding, dilation=m.dilation, groups=groups,
-                   bias=m.bias is not None, padding_mode=m.padding_mode, **kwargs), depthwise
+                   bias=m.bias is not None, padding_mode=m.padding_mode, **kwargs), channel_grouped
 
 
 def resize_module(model: nn.Module, name: str, keep_out: torch.Tensor | None,
@@ -69,7 +76,7 @@ def resize_module(model: nn.Module, name: str, keep_out: torch.Tensor | None,
     if not name:
         raise ThinningError("cannot replace the model itself; thin a model that contains it")
     old = model.get_submodule(name)
-    new, depthwise = _smaller(old, None if keep_out is None else len(keep_out),
+    new, channel_grouped = _smaller(old, None if keep_out is None else len(keep_out),
                               None if keep_in is None else len(keep_in))
     replaced = []
     for store_old, store_new, is_param in ((old._parameters, new._parameters, True),
@@ -79,7 +86,7 @@ def resize_module(model: nn.Module, name: str, keep_out: torch.Tensor | None,
                 store_new[key] = None
                 continue
             out = keep_out if tensor.dim() >= 1 and key != "num_batches_tracked" else None
-            inp = keep_in if key == "weight" and tensor.dim() >= 2 and not depthwise else None
+            inp = keep_in if key == "weight" and tensor.dim() >= 2 and not channel_grouped else None
             if out is None and inp is None:
                 store_new[key] = tensor
                 continue
@@ -166,7 +173,8 @@ def thin_model(model: nn.Module, plan: ThinningPlan,
 
     Every Conv/Linear/BatchNorm module that loses slices (output channels, input
     channels or both) is replaced by a smaller module of the same class under the same
-    name (so parameter names do not change); depthwise convs get ``groups`` = their new
+    name (so parameter names do not change); depthwise and grouped convs lose whole conv
+    groups (``groups`` follows; see :func:`~compressor.thinning.recipe.is_channel_grouped`)
     channel count. With ``optimizer``, its ``param_groups`` then reference the new
     parameters and per-parameter state shaped like a parameter (SGD ``momentum_buffer``,
     Adam ``exp_avg`` / ``exp_avg_sq`` ...) is sliced the same way; with ``masks`` (a
@@ -185,12 +193,9 @@ def thin_model(model: nn.Module, plan: ThinningPlan,
         for name, (keep_out, keep_in) in changes.items():
             module = model.get_submodule(name)
             entry = recipe["modules"].get(name) or dense_entry(module)
-            groups = None
-            if "groups" in entry:
-                groups = (len(keep_out) if is_depthwise(module) and keep_out is not None
-                          else module.groups)
-            recipe["modules"][name] = compose_entry(entry, keep_out, keep_in, groups)
             replaced += resize_module(model, name, keep_out, keep_in)
+            groups = model.get_submodule(name).groups if "groups" in entry else None
+            recipe["modules"][name] = compose_entry(entry, keep_out, keep_in, groups)
         if optimizer is not None:
             _slice_optimizer(optimizer, replaced)
         if masks is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,8 +63,9 @@ def plan_thinning(model: nn.Module, groups: list[ChannelGroup], *,
     batchnorm weight and bias of its group, each entry is zero or pruned by ``masks``
     (True = keep; parameters without a mask are judged by their values alone). Such a
     channel is zero wherever it is consumed, so removing it leaves the output unchanged
-    (in eval mode). At least ``min_channels`` channels of each group are kept (the
-    lowest-indexed removable ones), so no layer is left empty.
+    (in eval mode). A group with ``granularity`` > 1 (grouped convs) loses only whole
+    aligned blocks of that many channels. At least ``min_channels`` channels of each
+    group are kept (the lowest-indexed removable ones), so no layer is left empty.
 
     Raises:
         ValueError: the groups do not fit the model (found on another model: re-run
@@ -90,10 +92,13 @@ def plan_thinning(model: nn.Module, groups: list[ChannelGroup], *,
                 m = m.narrow(0, part.member.offset, group.channels * part.member.block)
                 entry_zero |= ~m.reshape(group.channels, -1)
             zero &= entry_zero.all(1)
+        w = group.granularity
+        if w > 1:  # whole conv groups only
+            zero = zero.reshape(-1, w).all(1).repeat_interleave(w)
         removable = zero.nonzero().reshape(-1)
         spare = min_channels - (group.channels - len(removable))
         if spare > 0:
-            removable = removable[spare:]
+            removable = removable[math.ceil(spare / w) * w:]
         kept = torch.ones(group.channels, dtype=torch.bool)
         kept[removable] = False
         keep[group.id] = kept.nonzero().reshape(-1)

@@ -11,6 +11,8 @@ fits in a checkpoint read with ``torch.load(weights_only=True)``::
         "bn1":    {"type": "BatchNorm2d", "out": 64, "keep_out": [...]},
         "features.2.conv.1.0": {"type": "Conv2d", "out": 96, "in": 96, "groups": 61,
                                 "keep_out": [...]},      # depthwise: groups = len(keep_out)
+        "layer1.0.conv2": {"type": "Conv2d", "out": 128, "in": 128, "groups": 24,
+                           "keep_out": [...]},   # grouped (32 groups of 4): whole groups go
      }}
 
 Per module: ``type`` (class name), ``out`` / ``in`` the *dense* model's sizes of weight
@@ -70,6 +72,19 @@ def _is_conv(m: nn.Module) -> bool:
 
 def is_depthwise(m: nn.Module) -> bool:
     return _is_conv(m) and 1 < m.groups == m.in_channels == m.out_channels
+
+
+def is_channel_grouped(m: nn.Module) -> bool:
+    """A grouped conv whose conv group ``g`` reads input block ``g`` and writes output
+    block ``g`` of the same channels (groups > 1, in == out; depthwise included): its
+    channels pass through, so thinning removes whole conv groups from both sides and
+    ``groups`` shrinks with them."""
+    return _is_conv(m) and m.groups > 1 and m.in_channels == m.out_channels
+
+
+def thinned_groups(dense_groups: int, dense_out: int, n_out: int) -> int:
+    """``groups`` of a channel-grouped conv of ``dense_out`` channels cut to ``n_out``."""
+    return dense_groups * n_out // dense_out
 
 
 def dense_entry(m: nn.Module) -> dict[str, Any]:
@@ -168,7 +183,8 @@ def apply_recipe(model: nn.Module, recipe: Recipe, source: str = "recipe") -> nn
                    if "keep_in" in entry else None)
         if "groups" in dense:
             n_out = len(keep_out) if keep_out is not None else dense["out"]
-            want = n_out if is_depthwise(module) else dense["groups"]
+            want = (thinned_groups(dense["groups"], dense["out"], n_out)
+                    if is_channel_grouped(module) else dense["groups"])
             if entry.get("groups") != want:
                 raise ThinningError(f"{where}: groups must be {want}, got {entry.get('groups')!r}")
         changes.append((name, keep_out, keep_in))
