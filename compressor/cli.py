@@ -127,6 +127,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"final accuracy:  top1 {report['final']['top1']:.2f}%  top5 {report['final']['top5']:.2f}%")
     print(f"sparsity:        {100 * report['sparsity']['total']:.2f}% of all parameters, "
           f"{100 * report['sparsity']['targeted']:.2f}% of pruned tensors")
+    totals = report["structure"]["totals"]
+    if totals["params_after"] != totals["params_before"]:  # thinned
+        print(f"structure:       {totals['params_before']:,} → {totals['params_after']:,} parameters, "
+              f"{totals['macs_before'] / max(totals['macs_after'], 1):.2f}× fewer MACs (thinned)")
     print(f"report:          {run.out / 'report.json'} and {run.out / 'report.md'}")
     return 0
 

@@ -254,6 +254,10 @@ class CompressionRun:
         self.history.append(record)
         sp = f"  sparsity {record['sparsity']['actual']:.3f} (target {record['sparsity']['target']:.3f})" \
             if scheduler and self.scheduler.targeted else ""
+        thinned = [e for e in self.scheduler.events if "params_before" in e] if scheduler else []
+        if thinned:  # removed channels are no longer zeros: show the size instead
+            sp += (f"  params {sum(p.numel() for p in self.model.parameters()):,} of "
+                   f"{thinned[0]['params_before']:,} (thinned)")
         self.log(f"{phase} epoch {epoch:3d}  lr {lr:.3g}  loss {loss:.4f}  top1 {metrics['top1']:.2f}%{sp}"
                  f"  ({record['seconds']:.1f}s)")
         return record
