@@ -106,11 +106,19 @@ class StructuredPruner:
         self.param_names = list(names)
 
     def _set_groups(self, groups: list[ChannelGroup]) -> None:
+        self._stale = False
         self.groups = groups
         self.dense_channels = [dense_channels(self.model, g) for g in groups]
 
     def rebind(self, params: dict[str, nn.Parameter]) -> None:
-        """Thinning replaced the tensors: find this pruner's groups on the thinned model."""
+        """Thinning replaced the tensors: the groups are found again on the thinned model
+        when this pruner next runs (never, if it does not)."""
+        self._stale = True
+
+    def _refresh_groups(self) -> None:
+        if not self._stale:
+            return
+        self._stale = False
         if self.example_input is None:
             raise RuntimeError(f"structured pruner {self.name!r} was bound without an example "
                                "input, so it cannot find its groups again after thinning")
@@ -130,6 +138,7 @@ class StructuredPruner:
         """The channels to zero in each group: whole blocks of ``granularity`` channels
         (single channels in most groups), lowest scores first; sparsity counts the
         dense model's channels, minus what thinning already removed."""
+        self._refresh_groups()
         widths = [g.granularity for g in self.groups]
         units = [group_scores(self.model, g, self.config.criterion).reshape(-1, w).sum(1)
                  for g, w in zip(self.groups, widths)]
@@ -163,7 +172,8 @@ class StructuredPruner:
     def compute_masks(self, epoch: int, active: Sequence[int]) -> dict[str, torch.Tensor]:
         level = self.config.target(epoch, active)
         masks: dict[str, torch.Tensor] = {}
-        for group, pruned in zip(self.groups, self._pruned(level)):
+        pruned_channels = self._pruned(level)  # finds the groups again after thinning
+        for group, pruned in zip(self.groups, pruned_channels):
             for name, mask in group_zero_masks(self.model, group, pruned).items():
                 masks[name] = masks[name] & mask if name in masks else mask
         return masks
