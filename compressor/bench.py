@@ -3,7 +3,10 @@
 Every variant is timed after warm-up over many runs per batch size and thread count
 (mean, std, p50, p90), with parameters, MACs (dense and effective: only non-zero
 weights count), serialized size raw and gzipped, and accuracy when data is at hand.
-Any variant that is not faster than dense is flagged.
+Any variant that is not faster than dense is flagged. When onnxruntime is installed
+the dense model exported to ONNX joins as the reference runtime (``onnxruntime``),
+its outputs checked against torch's first; every variant's speed-up over it is
+reported too.
 """
 
 from __future__ import annotations
@@ -24,14 +27,21 @@ from .checkpoint import load_checkpoint
 from .errors import CompressorError, DataError
 from .graph import find_groups
 from .loading import build_from_spec, example_for, model_from_state
+from .ort import INSTALL_HINT, OrtModel
 from .thinning import TOTAL, count_macs, plan_thinning, thin_model
 from .train import evaluate
 
 
+ORT = "onnxruntime"  # the reference variant's name
+
+
 def _sizes(model: nn.Module) -> tuple[int, int]:
-    buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
-    raw = buf.getvalue()
+    if isinstance(model, OrtModel):
+        raw = model.serialized()
+    else:
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+        raw = buf.getvalue()
     return len(raw), len(gzip.compress(raw, compresslevel=6))
 
 
@@ -79,6 +89,15 @@ def build_variants(path: str, *, sparse: bool = True, log=print
         dense.load_state_dict(load_checkpoint(dense_ckpt)["model"])
         log(f"bench: dense weights from {dense_ckpt}")
     variants["dense"] = dense
+    if "sparse" in state:  # written by `compress sparse`: the sparse model is the checkpoint
+        from .sparse_checkpoint import densify
+
+        unpacked = densify(final)  # the same weights in dense layers
+        variants["thinned" if state.get("thinning") else "masked"] = unpacked
+        variants["sparse"] = final
+        log("bench: a sparse checkpoint; its layers unpacked are the "
+            f"{'thinned' if state.get('thinning') else 'masked'} variant")
+        return variants, state, {**variants, "sparse": unpacked}
     if state.get("thinning"):
         variants["thinned"] = final
     else:
@@ -102,16 +121,21 @@ def build_variants(path: str, *, sparse: bool = True, log=print
 
 def run_bench(path: str, *, batch_sizes=(1, 32), threads=(1,), runs: int = 50, warmup: int = 5,
               budget_s: float = 10.0, data_dir: str | None = None, test_samples: int | None = 2000,
-              sparse: bool = True, log=print) -> dict:
+              sparse: bool = True, onnx: bool = True, log=print) -> dict:
     variants, state, described_by = build_variants(path, sparse=sparse, log=log)
     spec = state["model_spec"]
     example = example_for(state)
+    reference, onnx_info = onnx_reference(variants["dense"], example, threads[0], enabled=onnx, log=log)
+    if reference is not None:
+        variants = {"dense": variants["dense"], ORT: reference,
+                    **{k: v for k, v in variants.items() if k != "dense"}}
+        described_by[ORT] = variants["dense"]
     split = None
     try:
         split = data_mod.load_split(spec["dataset"], "test", data_dir, limit=test_samples)
     except DataError as exc:
         log(f"bench: no accuracy ({exc})")
-    results: dict = {"checkpoint": str(path), "arch": spec["arch"], "variants": {}}
+    results: dict = {"checkpoint": str(path), "arch": spec["arch"], "variants": {}, ORT: onnx_info}
     before = torch.get_num_threads()
     try:
         for name, model in variants.items():
@@ -126,6 +150,8 @@ def run_bench(path: str, *, batch_sizes=(1, 32), threads=(1,), runs: int = 50, w
                 entry["top1"] = evaluate(model, split, batch_size=256, progress=False)["top1"]
             for t in threads:
                 torch.set_num_threads(t)
+                if isinstance(model, OrtModel):
+                    model.set_threads(t)  # intra-op threads = the count measured
                 for b in batch_sizes:
                     x = torch.randn(b, *example.shape[1:])
                     entry["latency"][f"b{b}_t{t}"] = time_model(model, x, warmup=warmup, runs=runs,
@@ -138,23 +164,71 @@ def run_bench(path: str, *, batch_sizes=(1, 32), threads=(1,), runs: int = 50, w
         entry["speedup"] = {k: dense[k]["p50_ms"] / v["p50_ms"] for k, v in entry["latency"].items()}
         entry["not_faster_than_dense"] = sorted(k for k, s in entry["speedup"].items()
                                                 if name != "dense" and s <= 1.0)
+    if ORT in results["variants"]:
+        ref = results["variants"][ORT]["latency"]
+        for name, entry in results["variants"].items():
+            if name != ORT:
+                entry["speedup_vs_onnxruntime"] = {k: ref[k]["p50_ms"] / v["p50_ms"]
+                                                   for k, v in entry["latency"].items()}
     return results
+
+
+def onnx_reference(dense: nn.Module, example: torch.Tensor, threads: int, *, enabled: bool = True,
+                   log=print) -> tuple[OrtModel | None, dict]:
+    """The dense model exported to ONNX and run by onnxruntime, once its outputs match
+    torch's; else None. The dict says what happened (``status``, a one-line ``note``)."""
+    if not enabled:
+        return None, {"status": "skipped", "note": "onnxruntime: skipped (--no-onnx)"}
+    from .ort import missing
+
+    why = missing()
+    if why is not None:
+        return None, {"status": "missing",
+                      "note": f"onnxruntime: no reference row ({why}; {INSTALL_HINT})"}
+    import onnxruntime
+
+    from .ort import export_onnx, max_mismatch
+
+    t0 = time.perf_counter()
+    try:
+        model = OrtModel(export_onnx(dense, example), threads)
+        x = torch.randn(3, *example.shape[1:], generator=torch.Generator().manual_seed(0))
+        diff, ok = max_mismatch(model, dense, x)
+    except Exception as exc:  # an operator the exporter or runtime does not support, ...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return None, {"status": "failed", "note": f"onnxruntime: no reference row (export or "
+                      f"session failed: {type(exc).__name__}: {first[:200]})"}
+    info = {"version": onnxruntime.__version__, "max_abs_diff": diff,
+            "onnx_bytes": len(model.serialized())}
+    if not ok:
+        return None, {**info, "status": "mismatch",
+                      "note": f"onnxruntime: no reference row (its outputs differ from torch's dense "
+                              f"model: max |diff| {diff:.3g})"}
+    log(f"bench: exported the dense model to ONNX for onnxruntime in {time.perf_counter() - t0:.1f} s")
+    return model, {**info, "status": "ok",
+                   "note": f"onnxruntime {onnxruntime.__version__}: the dense model exported to ONNX, "
+                           "intra-op threads = each thread count, inter-op 1; outputs match torch's "
+                           f"(max |diff| {diff:.2g}); `ORT` = speed-up over it"}
 
 
 def render_table(results: dict) -> str:
     keys = list(results["variants"]["dense"]["latency"])
+    has_ort = ORT in results["variants"]
     head = ["variant", "top-1", "params (nnz)", "MACs (effective)", "size / gzip"] + \
-           [f"{k} p50 ms (±std)" for k in keys] + ["flag"]
+           [f"{k} p50 ms (±std) vs dense{' · vs ORT' if has_ort else ''}" for k in keys] + ["flag"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, e in results["variants"].items():
+        vs_ort = e.get("speedup_vs_onnxruntime", {})
         lat = [f"{e['latency'][k]['p50_ms']:.2f} (±{e['latency'][k]['std_ms']:.2f}) {e['speedup'][k]:.2f}×"
-               for k in keys]
+               + (f" · {vs_ort[k]:.2f}× ORT" if k in vs_ort else "") for k in keys]
         flag = "NOT FASTER: " + ", ".join(e["not_faster_than_dense"]) if e["not_faster_than_dense"] else ""
         top1 = f"{e['top1']:.2f}%" if "top1" in e else "—"
         lines.append(f"| {name} | {top1} | {e['params']:,} ({e['nonzero_params']:,}) | "
                      f"{e['macs']:,} ({e['effective_macs']:,}) | "
                      f"{e['size_bytes'] / 1e6:.2f} / {e['size_gzip_bytes'] / 1e6:.2f} MB | "
                      + " | ".join(lat) + f" | {flag} |")
+    if results.get(ORT, {}).get("note"):
+        lines.append(results[ORT]["note"])
     return "\n".join(lines)
 
 

@@ -5,7 +5,8 @@
     compress params (--schedule FILE | --arch NAME --dataset NAME)
                                            list parameter names and shapes for patterns
     compress thin CKPT --out THIN_CKPT     remove zeroed channels physically (offline)
-    compress bench CKPT [--json PATH]      dense / masked / thinned / sparse latency table
+    compress bench CKPT [--json PATH]      dense / ONNX Runtime / masked / thinned / sparse latency table
+    compress sparse CKPT --out SPARSE_CKPT sparse-kernel inference checkpoint of any checkpoint
 
 User mistakes print one clear message (all of a schedule's errors at once) and exit
 with status 2; no traceback.
@@ -19,7 +20,7 @@ from typing import Sequence
 
 from .errors import CompressorError
 
-SUBCOMMANDS = ("run", "check", "params", "thin", "bench")
+SUBCOMMANDS = ("run", "check", "params", "thin", "bench", "sparse")
 EXIT_USER_ERROR = 2
 
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="compress", description="Schedule-driven neural-network compression for PyTorch.")
     from . import __version__
     parser.add_argument("--version", action="version", version=f"compressor {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{run,check,params,thin,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,check,params,thin,bench,sparse}")
 
     run = sub.add_parser("run", help="run a schedule (default command)")
     run.add_argument("--schedule", help="YAML schedule file")
@@ -81,8 +82,34 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--data-dir", help="test data for accuracy (default: the data set's place)")
     bench.add_argument("--test-samples", type=_positive_int, default=2000)
     bench.add_argument("--no-sparse", action="store_true", help="skip the sparse-kernel variant")
+    bench.add_argument("--no-onnx", action="store_true",
+                       help="skip the onnxruntime reference (used when onnxruntime is installed)")
     bench.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    sparse = sub.add_parser("sparse", help="write a sparse-kernel inference checkpoint of any checkpoint")
+    sparse.add_argument("checkpoint", help="a checkpoint written by `compress` (dense, masked, thinned)")
+    sparse.add_argument("--out", required=True, help="where to write the sparse checkpoint")
+    sparse.add_argument("--min-sparsity", type=float, default=0.5,
+                        help="layers with fewer zero weights stay dense (default 0.5)")
+    sparse.add_argument("--batch-size", type=_positive_int, default=1,
+                        help="batch of the input on which the formats are timed (default 1)")
+    sparse.add_argument("--no-measure", action="store_true",
+                        help="pick the formats by a heuristic instead of timing them")
+    sparse.add_argument("--thin", action="store_true",
+                        help="first remove channels that are zero in a whole group (as `compress thin`)")
+    sparse.add_argument("--time-budget", type=float, default=2.0, metavar="SECONDS",
+                        help="seconds for timing all layers' formats together (default 2)")
     return parser
+
+
+def _cmd_sparse(args: argparse.Namespace) -> int:
+    from .sparse_checkpoint import format_summary, sparse_checkpoint
+
+    entry = sparse_checkpoint(args.checkpoint, args.out, min_sparsity=args.min_sparsity,
+                              batch_size=args.batch_size, measure=not args.no_measure,
+                              thin=args.thin, time_budget=args.time_budget)
+    print(format_summary(entry))
+    print(f"sparse checkpoint: {args.out} (load it with compressor.load; time it with compress bench)")
+    return 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -93,7 +120,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     results = run_bench(args.checkpoint, batch_sizes=args.batch_sizes, threads=args.threads,
                         runs=args.runs, warmup=args.warmup, budget_s=args.budget,
                         data_dir=args.data_dir, test_samples=args.test_samples,
-                        sparse=not args.no_sparse)
+                        sparse=not args.no_sparse, onnx=not args.no_onnx)
     print(render_table(results))
     if args.json:
         write_json(results, args.json)
@@ -173,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USER_ERROR
     handler = {"run": _cmd_run, "check": _cmd_check, "params": _cmd_params,
-               "thin": _cmd_thin, "bench": _cmd_bench}[args.command]
+               "thin": _cmd_thin, "bench": _cmd_bench, "sparse": _cmd_sparse}[args.command]
     try:
         return handler(args)
     except CompressorError as exc:

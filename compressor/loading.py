@@ -33,10 +33,15 @@ def inference_spec(spec: dict) -> dict:
 
 def model_from_state(state: dict, source: str) -> nn.Module:
     """The checkpoint's architecture, re-thinned by its recipe, with its weights; learned
-    scaling factors are folded into the weights (same outputs, plain modules)."""
+    scaling factors are folded into the weights (same outputs, plain modules). A sparse
+    checkpoint (``compress sparse``) gives its SparseLinear / SparseConv2d model."""
     spec = state.get("model_spec")
     if not isinstance(spec, dict):
         raise CheckpointError(f"{source}: no model_spec entry; was it written by `compress`?")
+    if "sparse" in state:  # written by `compress sparse`: packed sparse-kernel layers
+        from .sparse_checkpoint import sparse_model_from_state
+
+        return sparse_model_from_state(state, source)
     model = build_from_spec(spec)
     if state.get("thinning"):
         apply_recipe(model, state["thinning"], source=source)
@@ -53,8 +58,8 @@ def example_for(state: dict) -> torch.Tensor:
 
 
 def load(path: str | Path) -> nn.Module:
-    """``compressor.load(path)``: the model of a checkpoint (thinned ones included),
-    in eval mode, without the schedule."""
+    """``compressor.load(path)``: the model of a checkpoint (thinned and sparse ones
+    included), in eval mode, without the schedule."""
     model = model_from_state(load_checkpoint(path), str(path))
     return model.eval()
 
@@ -63,6 +68,9 @@ def thin_checkpoint(path: str | Path, out: str | Path) -> dict:
     """``compress thin``: remove every channel the checkpoint's masks zeroed in a whole
     dependency group; write an inference checkpoint. Returns params/MACs before and after."""
     state = load_checkpoint(path)
+    if "sparse" in state:
+        raise CheckpointError(f"{path} is a sparse inference checkpoint (`compress sparse`); thin "
+                              "the checkpoint it was made from (or use `compress sparse --thin`)")
     model = model_from_state(state, str(path))
     params = dict(model.named_parameters())  # folded scaling factors lose their masks
     masks = {k: v for k, v in state.get("scheduler", {}).get("masks", {}).items() if k in params}

@@ -127,6 +127,9 @@ class CompressionRun:
         if self.resume is not None and self.resume.get("phase") == "thinned":
             raise CheckpointError(f"{options.resume_from} was thinned offline (`compress thin`) for "
                                   "inference; load it with compressor.load, it cannot be resumed")
+        if self.resume is not None and "sparse" in self.resume:
+            raise CheckpointError(f"{options.resume_from} is a sparse inference checkpoint (`compress "
+                                  "sparse`); load it with compressor.load, it cannot be resumed")
         if options.schedule is not None:
             path, text = options.schedule, None
         elif self.resume is not None:

@@ -20,5 +20,7 @@ if ! .venv/bin/python -c "import torch, torchvision, sys; sys.exit(torch.__versi
 fi
 pip_install "scikit-build-core>=0.10" "pybind11>=2.12" "pytest>=8" "pytest-benchmark>=4"
 echo "setup: building compressor (C++ extension)"
-pip_install --no-build-isolation -e ".[test]"
+# With the optional onnx extra (onnxruntime + onnx, `compress bench`'s reference runtime) so
+# the tests exercise it; compressor pins torch==2.14.1, so pip leaves torch alone.
+pip_install --no-build-isolation -e ".[test,onnx]"
 .venv/bin/python -c "import compressor, compressor._C as c; print(f'setup: compressor {compressor.__version__}, CPU kernels: {c.cpu_isa()}')"
