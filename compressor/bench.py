@@ -27,6 +27,7 @@ from .checkpoint import load_checkpoint
 from .errors import CompressorError, DataError
 from .graph import find_groups
 from .loading import build_from_spec, example_for, model_from_state
+from .scaling import fold_scaling_factors
 from .ort import INSTALL_HINT, OrtModel
 from .thinning import TOTAL, count_macs, plan_thinning, thin_model
 from .train import evaluate
@@ -83,11 +84,12 @@ def build_variants(path: str, *, sparse: bool = True, log=print
     spec = state["model_spec"]
     example = example_for(state)
     variants: dict[str, nn.Module] = {}
-    dense = build_from_spec(spec).eval()
     dense_ckpt = Path(path).parent / "dense.pt"
     if dense_ckpt.is_file() and dense_ckpt.resolve() != Path(path).resolve():
-        dense.load_state_dict(load_checkpoint(dense_ckpt)["model"])
+        dense = model_from_state(load_checkpoint(dense_ckpt), str(dense_ckpt)).eval()
         log(f"bench: dense weights from {dense_ckpt}")
+    else:  # random weights: the timing is the same
+        dense = fold_scaling_factors(build_from_spec(spec)).eval()
     variants["dense"] = dense
     if "sparse" in state:  # written by `compress sparse`: the sparse model is the checkpoint
         from .sparse_checkpoint import densify

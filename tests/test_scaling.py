@@ -305,3 +305,21 @@ def test_shipped_sss_schedule_runs(tmp_path):
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     (event,) = report["thinning"]
     assert event["channels_removed"] == (32 + 64 + 128) // 2
+
+
+def test_bench_variants_of_a_scaled_run_are_folded(sss_run):
+    from compressor.bench import build_variants
+    from compressor.loading import build_from_spec
+
+    final = sss_run / "checkpoints" / "final.pt"
+    variants, state, _ = build_variants(str(final), sparse=True, log=lambda _: None)
+    assert set(variants) >= {"dense", "thinned", "sparse"}
+    for name, model in variants.items():
+        assert not scaled_modules(model), name
+    dense_state = load_checkpoint(sss_run / "checkpoints" / "dense.pt")
+    scaled_dense = build_from_spec(dense_state["model_spec"])
+    scaled_dense.load_state_dict(dense_state["model"])
+    x = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(variants["dense"](x), scaled_dense.eval()(x), atol=1e-5)
+        assert torch.allclose(variants["sparse"](x), variants["thinned"](x), atol=1e-4)
