@@ -11,14 +11,21 @@ F.conv2d on the masked weight) and ``torch CSR`` (torch.sparse CSR matmul) side 
 side: Linear 4096x4096 and 1024x4096 at 50-95% unstructured sparsity and batch
 1/16/64/256, the 2:4 / 4x1 / 1x4 formats (the block groups also time our CSR on an
 unstructured weight of the same sparsity), and ResNet-18's convolutions. Every
-timed result is checked. ``benchmarks/sparse_ratios.py`` prints the ratios. The
+timed result is checked. ``test_resnet18_90`` times a whole ResNet-18 (224x224,
+batch 1, 90% unstructured sparsity) dense against ``compressor.sparse.convert``'s
+model, at full size also under ``--benchmark-disable`` (where it only checks that
+the outputs match); ``benchmarks/sparse_resnet.py`` prints the ratio. ``benchmarks/sparse_ratios.py`` prints the ratios. The
 thread count comes from conftest.py (COMPRESSOR_BENCH_THREADS, default 1).
 """
 
 from __future__ import annotations
 
+import functools
+
 import pytest
+import torch
 from sparse_cases import IMPLS, Spec, bench_threads, cases, conv_specs, impls, linear_specs
+from sparse_resnet import IMAGE, SPARSITY, resnet_pair
 
 
 def _run(benchmark, spec: Spec, impl: str) -> None:
@@ -44,3 +51,24 @@ def test_linear(benchmark, spec: Spec, impl: str) -> None:
 @pytest.mark.parametrize("spec", conv_specs(), ids=lambda s: s.group.replace(" ", "-"))
 def test_resnet18_conv(benchmark, spec: Spec, impl: str) -> None:
     _run(benchmark, spec, impl)
+
+
+@functools.lru_cache(maxsize=1)
+def _resnet(threads: int):
+    dense, converted, x = resnet_pair()  # per-layer choices timed at this thread count
+    with torch.no_grad():
+        expected = dense(x)
+    return {"torch dense": dense, "compressor converted": converted}, x, expected
+
+
+@pytest.mark.parametrize("impl", ["torch dense", "compressor converted"])
+def test_resnet18_90(benchmark, impl: str) -> None:
+    threads = bench_threads()
+    models, x, expected = _resnet(threads)
+    benchmark.group = (f"resnet18 {IMAGE}x{IMAGE} batch 1 {SPARSITY:.0%} sparse, "
+                       f"{threads} thread{'s' if threads > 1 else ''}")
+    benchmark.extra_info["impl"] = impl
+    with torch.no_grad():
+        result = benchmark.pedantic(models[impl], args=(x,), rounds=15, warmup_rounds=2,
+                                    iterations=1)
+    torch.testing.assert_close(result, expected, rtol=1e-3, atol=1e-4)

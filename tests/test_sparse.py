@@ -198,6 +198,88 @@ def test_conv2d_2to4_in_hwc_order_and_large_images(isa):
         close(sparse.dense_weight(), conv.weight, 1)
 
 
+# The direct path (phase grids, pixel tiles, column chunks; sparse_conv_kernel.cpp):
+# (in, out, kernel, stride, padding, dilation, H, W, batch). Output widths that are
+# not a multiple of a tile, so tiles end mid-row; ResNet-18's stem (7x7 stride 2)
+# and a layer4-like 7x7 image; stride 2 with a 1x1 kernel; dilation; asymmetric.
+DIRECT_CONVS = [(3, 16, 7, 2, 3, 1, 45, 38, 2), (32, 24, 3, 1, 1, 1, 19, 37, 3),
+                (40, 48, 3, 1, 1, 1, 7, 7, 1), (24, 40, 1, 2, 0, 1, 23, 17, 2),
+                (20, 36, 3, 2, 1, 1, 30, 29, 1), (16, 12, 3, 1, 2, 2, 21, 26, 2),
+                (12, 20, (3, 5), (1, 2), (0, 2), (2, 1), 17, 33, 1), (64, 8, 1, 1, 0, 1, 9, 150, 1)]
+
+
+def _conv_with(cin, cout, k, s, p, d, fmt, sparsity, bias=True):
+    conv = nn.Conv2d(cin, cout, k, s, p, d, bias=bias)
+    with torch.no_grad():
+        conv.weight.copy_(weight_for(fmt, cout, conv.weight[0].numel(), sparsity)
+                          .view_as(conv.weight))
+    return conv
+
+
+# "1": column chunks of one or two input channels (many partial-sum passes); "0": one chunk.
+@pytest.mark.parametrize("l1kb", ["default", "1", "0"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_conv2d_direct_tiles_and_chunks(isa, fmt, l1kb, monkeypatch):
+    if l1kb != "default":
+        monkeypatch.setenv("COMPRESSOR_SPARSE_CONV_L1KB", l1kb)
+    gen = torch.Generator().manual_seed(3)
+    for i, (cin, cout, k, s, p, d, h, wd, batch) in enumerate(DIRECT_CONVS):
+        conv = _conv_with(cin, cout, k, s, p, d, fmt, 0.8, bias=i % 2 == 0)
+        x = torch.randn(batch, cin, h, wd, generator=gen)
+        ref = conv(x)
+        for hwc in (False, True) if fmt in ("csr", "1x4") else (False,):
+            sparse = SparseConv2d.from_dense(conv, format=fmt, hwc=hwc, relu=i % 3 == 1)
+            with torch.no_grad():
+                close(sparse(x), F.relu(ref) if sparse.relu else ref, conv.weight[0].numel())
+
+
+def test_conv2d_direct_equals_im2col(monkeypatch):
+    """The direct and im2col paths compute the same sums (up to rounding)."""
+    for cin, cout, k, s, p, d, h, wd, batch in DIRECT_CONVS:
+        conv = _conv_with(cin, cout, k, s, p, d, "csr", 0.9)
+        sparse = SparseConv2d.from_dense(conv, relu=True)
+        x = torch.randn(batch, cin, h, wd)
+        with torch.no_grad():
+            direct = sparse(x)
+            monkeypatch.setenv("COMPRESSOR_SPARSE_CONV_IM2COL", "1")
+            im2col = sparse(x)
+            monkeypatch.delenv("COMPRESSOR_SPARSE_CONV_IM2COL")
+        close(direct, im2col, conv.weight[0].numel())
+        close(direct, F.relu(conv(x)), conv.weight[0].numel())
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_conv2d_direct_two_threads(fmt, monkeypatch):
+    """2 threads: whole tiles per thread (large images) or row chunks of one tile (7x7);
+    the same sums as 1 thread, bit for bit (the split never reorders a pixel's sum)."""
+    monkeypatch.setenv("COMPRESSOR_SPARSE_CONV_L1KB", "4")
+    before = torch.get_num_threads()
+    try:
+        for cin, cout, k, s, p, h, batch in [(64, 64, 3, 1, 1, 28, 2), (128, 96, 3, 1, 1, 7, 1),
+                                             (3, 32, 7, 2, 3, 64, 1), (64, 128, 1, 2, 0, 28, 1)]:
+            conv = _conv_with(cin, cout, k, s, p, 1, fmt, 0.9)
+            sparse = SparseConv2d.from_dense(conv)
+            x = torch.randn(batch, cin, h, h)
+            with torch.no_grad():
+                torch.set_num_threads(1)
+                one = sparse(x)
+                torch.set_num_threads(2)
+                two = sparse(x)
+            assert torch.equal(one, two)
+            close(two, conv(x), conv.weight[0].numel())
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_conv2d_direct_rejects_out_of_range_columns():
+    """A corrupt column is reported before the direct path indexes its row table."""
+    v, c, r = kernels.bsr_pack(pruned(8, 27, 0.5))
+    c = c.clone()
+    c[0] = 27  # column 27 of a 27-column weight
+    with pytest.raises(RuntimeError, match="col_idx holds a block column >= "):
+        kernels.bsr_conv2d(torch.randn(1, 3, 20, 20), v, c, r, (8, 3, 3, 3), padding=1)
+
+
 # ---- packing -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -119,18 +119,37 @@ SPARSE_INLINE unsigned max_col_generic(const uint16_t* col, int64_t n) {
   return m;
 }
 
-// acc[(u + c) % U][r][v] += w[r][c] * x[c][v] over one R x C block (xr points at
-// its first x row): the columns of a 1x4 block go to different accumulator sets,
-// so its four FMAs per vector do not wait for each other.
-template <class V, int NV, int R, int C, int U>
-SPARSE_INLINE void block_fma(V (&acc)[U][R][NV], int u, const float* wv, const float* xr,
-                             int64_t ldx) {
+// Where row k of x starts: o.x + k * o.ldx (strided) or o.x + o.x_off[k] (Table,
+// the direct convolution's shifted rows). Copied out of Operands so that the
+// compiler need not reload them after every store to y.
+template <bool Table>
+struct XRows {
+  const float* x;
+  int64_t ldx;
+  const int32_t* off;
+  explicit XRows(const Operands& o) : x(o.x), ldx(o.ldx), off(o.x_off) {}
+  SPARSE_INLINE const float* row(int64_t k) const {
+    if constexpr (Table) {
+      return x + off[k];
+    } else {
+      return x + k * ldx;
+    }
+  }
+};
+
+// acc[(u + c) % U][r][v] += w[r][c] * x[k0 + c][v] over one R x C block: the
+// columns of a 1x4 block go to different accumulator sets, so its four FMAs per
+// vector do not wait for each other.
+template <class V, int NV, int R, int C, int U, bool T>
+SPARSE_INLINE void block_fma(V (&acc)[U][R][NV], int u, const float* wv, const XRows<T>& xs,
+                             int64_t k0) {
   constexpr int L = kLanes<V>;
 #pragma GCC unroll 4
   for (int c = 0; c < C; ++c) {
     V xv[NV];
+    const float* xr = xs.row(k0 + c);
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) xv[v] = vload<V>(xr + c * ldx + v * L);
+    for (int v = 0; v < NV; ++v) xv[v] = vload<V>(xr + v * L);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const float s = wv[r * C + c];
@@ -154,6 +173,19 @@ SPARSE_INLINE void store_row(const V (&acc)[NV], const Operands& o, int64_t row)
   }
 }
 
+// acc[r] = y rows row0 + r (r < R, rows < M): the partial sums of earlier column chunks.
+template <class V, int NV, int R>
+SPARSE_INLINE void load_rows(V (&acc)[R][NV], const Operands& o, int64_t row0, int64_t M) {
+  constexpr int L = kLanes<V>;
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+    if (R > 1 && row0 + r >= M) break;
+    const float* yr = o.y + (row0 + r) * o.ldy;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = vload<V>(yr + v * L);
+  }
+}
+
 // Independent accumulator sets so that short tiles still hide the FMA latency.
 template <int Regs>
 constexpr int kUnroll = Regs >= 4 ? 1 : (Regs >= 2 ? 2 : 4);
@@ -161,32 +193,38 @@ constexpr int kUnroll = Regs >= 4 ? 1 : (Regs >= 2 ? 2 : 4);
 // Block rows [br0, br1) of a BSR weight over one column tile of NV vectors: U
 // accumulator sets, fed by U blocks per step (1x1, 4x1) or by the 4 columns of
 // one block (1x4).
-template <class V, int NV, int R, int C>
+template <class V, int NV, int R, int C, bool T>
 SPARSE_INLINE void bsr_tile(const Packed& w, const Operands& o, int64_t br0, int64_t br1) {
   constexpr int U = C > 1 && C * NV <= 8 ? C : kUnroll<R * NV>;
   constexpr int S = C > 1 ? 1 : U;  // blocks per step
-  const int64_t ldx = o.ldx, M = w.M;
-  const float* const x = o.x;
+  const int64_t M = w.M;
+  const XRows<T> xs(o);
   const float* const vals = w.values;
   const uint16_t* const col = w.col;
   const int64_t* const row_ptr = w.row_ptr;
+  // Blocks of block row br: [seg[br * stride], seg[br * stride + 1]) (a column range
+  // of it for spmm_tile's column chunks, else row_ptr).
+  const int64_t* const seg = o.seg != nullptr ? o.seg : row_ptr;
+  const int64_t stride = o.seg != nullptr ? o.seg_stride : 1;
+  const bool y_in = o.y_in;
   for (int64_t br = br0; br < br1; ++br) {
     V acc[U][R][NV];
 #pragma GCC unroll 4
     for (int u = 0; u < U; ++u)
       for (int r = 0; r < R; ++r)
         for (int v = 0; v < NV; ++v) acc[u][r][v] = V{};
-    int64_t b = row_ptr[br];
-    const int64_t e = row_ptr[br + 1];
+    if (y_in) load_rows<V, NV, R>(acc[0], o, br * R, M);
+    int64_t b = seg[br * stride];
+    const int64_t e = seg[br * stride + 1];
     for (; b + S <= e; b += S) {
 #pragma GCC unroll 4
       for (int u = 0; u < S; ++u) {
-        block_fma<V, NV, R, C, U>(acc, u, vals + (b + u) * (R * C),
-                                  x + int64_t{col[b + u]} * C * ldx, ldx);
+        block_fma<V, NV, R, C, U, T>(acc, u, vals + (b + u) * (R * C), xs,
+                                     int64_t{col[b + u]} * C);
       }
     }
     for (; b < e; ++b) {
-      block_fma<V, NV, R, C, U>(acc, 0, vals + b * (R * C), x + int64_t{col[b]} * C * ldx, ldx);
+      block_fma<V, NV, R, C, U, T>(acc, 0, vals + b * (R * C), xs, int64_t{col[b]} * C);
     }
 #pragma GCC unroll 4
     for (int u = 1; u < U; ++u)
@@ -203,10 +241,10 @@ SPARSE_INLINE void bsr_tile(const Packed& w, const Operands& o, int64_t br0, int
 // RB rows of a 2:4 weight from row r0, over one column tile, in lockstep: all
 // rows walk the groups together, so the 4 x rows of a group are loaded from
 // L2 once and reused from L1 by every row of the block.
-template <class V, int NV, int RB>
+template <class V, int NV, int RB, bool T>
 SPARSE_INLINE void nm24_rows(const Packed& w, const Operands& o, int64_t r0) {
-  const int64_t ldx = o.ldx, G = w.G;
-  const float* const x = o.x;
+  const int64_t G = w.G;
+  const XRows<T> xs(o);
   const uint8_t* const pos = w.pos + r0 * G;
   const float* const vals = w.values + r0 * G * 2;
   V acc[RB][2][1][NV];
@@ -214,14 +252,18 @@ SPARSE_INLINE void nm24_rows(const Packed& w, const Operands& o, int64_t r0) {
   for (int i = 0; i < RB; ++i)
     for (int u = 0; u < 2; ++u)
       for (int v = 0; v < NV; ++v) acc[i][u][0][v] = V{};
-  for (int64_t g = 0; g < G; ++g) {
-    const float* xg = x + 4 * g * ldx;
+  if (o.y_in) {
+#pragma GCC unroll 8
+    for (int i = 0; i < RB; ++i) load_rows<V, NV, 1>(acc[i][0], o, r0 + i, r0 + i + 1);
+  }
+  const int64_t g_end = o.g_end >= 0 ? std::min(o.g_end, G) : G;
+  for (int64_t g = o.g_begin; g < g_end; ++g) {
 #pragma GCC unroll 8
     for (int i = 0; i < RB; ++i) {
       const unsigned p = pos[i * G + g];
       const float* wv = vals + (i * G + g) * 2;
-      block_fma<V, NV, 1, 1, 2>(acc[i], 0, wv, xg + (p & 3) * ldx, ldx);
-      block_fma<V, NV, 1, 1, 2>(acc[i], 1, wv + 1, xg + (p >> 2 & 3) * ldx, ldx);
+      block_fma<V, NV, 1, 1, 2, T>(acc[i], 0, wv, xs, 4 * g + (p & 3));
+      block_fma<V, NV, 1, 1, 2, T>(acc[i], 1, wv + 1, xs, 4 * g + (p >> 2 & 3));
     }
   }
 #pragma GCC unroll 8
@@ -233,44 +275,52 @@ SPARSE_INLINE void nm24_rows(const Packed& w, const Operands& o, int64_t r0) {
 
 // Rows [r0, r1) of a 2:4 weight: blocks of RB rows (RB x NV x 2 accumulators
 // fill the register file), the rest one by one.
-template <class V, int NV>
+template <class V, int NV, bool T>
 SPARSE_INLINE void nm24_tile(const Packed& w, const Operands& o, int64_t r0, int64_t r1) {
   constexpr int kRegs = kLanes<V> == 16 ? 16 : 8;  // accumulator registers to spend
   constexpr int RB = kRegs / (2 * NV) > 8 ? 8 : (kRegs / (2 * NV) < 1 ? 1 : kRegs / (2 * NV));
   int64_t r = r0;
   if constexpr (RB > 1) {
-    for (; r + RB <= r1; r += RB) nm24_rows<V, NV, RB>(w, o, r);
+    for (; r + RB <= r1; r += RB) nm24_rows<V, NV, RB, T>(w, o, r);
   }
-  for (; r < r1; ++r) nm24_rows<V, NV, 1>(w, o, r);
+  for (; r < r1; ++r) nm24_rows<V, NV, 1, T>(w, o, r);
 }
 
 // Column tiles hold NV vectors; the engine picks NV in {1, 2, 4, 8} (at most 4 for 4x1).
-template <class V, int NV>
+template <class V, int NV, bool T>
 SPARSE_INLINE void tile_nv(const Packed& w, const Operands& o, int64_t r0, int64_t r1) {
   if (w.nm24) {
-    nm24_tile<V, NV>(w, o, r0, r1);
+    nm24_tile<V, NV, T>(w, o, r0, r1);
   } else if (w.R == 4) {
-    if constexpr (NV <= 4) bsr_tile<V, NV, 4, 1>(w, o, r0, r1);
+    if constexpr (NV <= 4) bsr_tile<V, NV, 4, 1, T>(w, o, r0, r1);
   } else if (w.C == 4) {
-    bsr_tile<V, NV, 1, 4>(w, o, r0, r1);
+    bsr_tile<V, NV, 1, 4, T>(w, o, r0, r1);
   } else {
-    bsr_tile<V, NV, 1, 1>(w, o, r0, r1);
+    bsr_tile<V, NV, 1, 1, T>(w, o, r0, r1);
   }
 }
 
+template <class V, bool T>
+SPARSE_INLINE void tile_dispatch_t(const Packed& w, const Operands& o, int nv, int64_t r0,
+                                   int64_t r1) {
+  switch (nv) {
+    case 1:
+      return tile_nv<V, 1, T>(w, o, r0, r1);
+    case 2:
+      return tile_nv<V, 2, T>(w, o, r0, r1);
+    case 4:
+      return tile_nv<V, 4, T>(w, o, r0, r1);
+    default:
+      return tile_nv<V, 8, T>(w, o, r0, r1);
+  }
+}
+
+// x rows strided by o.ldx, or at the offsets o.x_off (see Operands).
 template <class V>
 SPARSE_INLINE void tile_dispatch(const Packed& w, const Operands& o, int nv, int64_t r0,
                                  int64_t r1) {
-  switch (nv) {
-    case 1:
-      return tile_nv<V, 1>(w, o, r0, r1);
-    case 2:
-      return tile_nv<V, 2>(w, o, r0, r1);
-    case 4:
-      return tile_nv<V, 4>(w, o, r0, r1);
-    default:
-      return tile_nv<V, 8>(w, o, r0, r1);
-  }
+  if (o.x_off != nullptr) return tile_dispatch_t<V, true>(w, o, nv, r0, r1);
+  tile_dispatch_t<V, false>(w, o, nv, r0, r1);
 }
 
 // ---- generic rows-layout kernels (scalar; the compiler vectorises what it can) ----------
@@ -813,6 +863,29 @@ bool spmv(const Packed& w, const Operands& o) {
     if (my_bad) bad = true;
   });
   return bad;
+}
+
+}  // namespace compressor::cpu::sparse
+
+namespace compressor::cpu::sparse {
+
+int spmm_lanes() { return isa_fns().lanes; }
+
+int spmm_max_nv(const Packed& w) {
+  const int lanes = spmm_lanes();
+  return w.R == 4 ? (lanes == 16 ? 4 : 2) : (lanes == 16 ? 8 : 4);
+}
+
+bool spmm_columns_bad(const Packed& w) {
+  return !w.nm24 && w.nnz() > 0 && isa_fns().max_col(w.col, w.nnz()) >= w.kb;
+}
+
+std::vector<int64_t> spmm_row_chunks(const Packed& w, int64_t parts) {
+  return balanced_chunks(w, std::max<int64_t>(1, std::min(parts, row_units(w))));
+}
+
+void spmm_tile(const Packed& w, const Operands& o, int nv, int64_t r0, int64_t r1) {
+  isa_fns().tile(w, o, nv, r0, r1);
 }
 
 }  // namespace compressor::cpu::sparse

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace compressor::cpu::sparse {
 
@@ -61,6 +62,17 @@ struct Operands {
   bool relu = false;
   bool x_rows = false;          // spmm: x is [N, K] (rows strided by ldx), transposed per tile
   bool y_rows = false;          // spmm: y is [N, M] (rows strided by ldy)
+  // spmm_tile only: x row k starts at x + x_off[k] (rows K..K' too) instead of
+  // x + k * ldx; the direct convolution's rows are shifted views of one buffer.
+  const int32_t* x_off = nullptr;
+  // spmm_tile only, one column chunk of W at a time: BSR block row u uses blocks
+  // [seg[u * seg_stride], seg[u * seg_stride + 1]) instead of row_ptr[u] ..
+  // row_ptr[u + 1]; 2:4 rows use groups [g_begin, g_end) (g_end < 0: all); with
+  // y_in the products are added to y's current values (partial sums).
+  const int64_t* seg = nullptr;
+  int64_t seg_stride = 1;
+  int64_t g_begin = 0, g_end = -1;
+  bool y_in = false;
 };
 
 // Scratch memory of the calling thread that survives calls: allocating and
@@ -88,5 +100,21 @@ bool spmm(const Packed& w, const Operands& o);
 // cache-sized row chunks, each for all rows of x, gathering x. Parallel over
 // balanced row chunks.
 bool spmv(const Packed& w, const Operands& o);
+
+// Building blocks for callers that tile the columns themselves (the direct
+// convolution, sparse_conv_kernel.cpp).
+//
+// spmm_tile computes y[m, 0 : nv * spmm_lanes()] (bias, relu) for the rows m of
+// row units [r0, r1) (block rows for BSR, rows for 2:4), with x rows addressed
+// as Operands describes (x_off or ldx) and y rows strided by ldy; every x row
+// must be readable for the whole tile width, nv in {1, 2, 4, 8} and at most
+// spmm_max_nv(w). It does not check the stored columns: call spmm_columns_bad
+// first (true: a column >= kb; nothing may be computed then).
+int spmm_lanes();
+int spmm_max_nv(const Packed& w);
+bool spmm_columns_bad(const Packed& w);
+// Boundaries of `parts` (at most the row-unit count) row-unit chunks of about equal work.
+std::vector<int64_t> spmm_row_chunks(const Packed& w, int64_t parts);
+void spmm_tile(const Packed& w, const Operands& o, int nv, int64_t r0, int64_t r1);
 
 }  // namespace compressor::cpu::sparse
