@@ -23,7 +23,7 @@ from compressor.sparse.modules import pack
 from mask_cases import bench_threads  # noqa: F401  (re-exported: COMPRESSOR_BENCH_THREADS)
 
 LINEAR_SHAPES = ((4096, 4096), (1024, 4096))
-SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
+SPARSITIES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 BATCHES = (1, 16, 64, 256)
 FORMAT_BATCHES = (1, 64, 256)
 # ResNet-18's 3x3 convolutions (out = in channels, stride 1, padding 1) and a 1x1

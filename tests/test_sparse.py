@@ -378,6 +378,29 @@ def test_bsr_linear_rejects(mutate, error, match):
         kernels.bsr_linear(**args)
 
 
+@pytest.mark.parametrize("fmt", ["csr", "4x1", "1x4"])
+def test_bsr_linear_rejects_out_of_range_columns_in_long_rows(isa, fmt):
+    # Rows long enough for the vectorised column checks of the batch-1 kernels; one
+    # bad column in the vector part or in the tail of one row, the other rows valid.
+    out, inp = 12, 300
+    r, c = BLOCKS[fmt]
+    kb = -(-inp // c)
+    w = pruned(out, inp, 0.2, BLOCKS[fmt])
+    values, col_idx, row_ptr = kernels.bsr_pack(w, (r, c))
+    for batch in (1, 2, 5):
+        x = torch.randn(batch, inp)
+        close(kernels.bsr_linear(x, values, col_idx, row_ptr, out, inp), ref_linear(x, w), inp)
+    row = 1
+    begin, end = int(row_ptr[row]), int(row_ptr[row + 1])
+    assert end - begin >= 40
+    for at, bad in ((begin + 3, kb), (end - 1, kb + 7), (begin + 20, 65535)):
+        cols = col_idx.clone()
+        cols[at] = bad if bad < 32768 else bad - 65536  # stored as int16, read as uint16
+        for batch in (1, 2, 5):
+            with pytest.raises(RuntimeError, match="col_idx holds a block column"):
+                kernels.bsr_linear(torch.randn(batch, inp), values, cols, row_ptr, out, inp)
+
+
 def test_nm24_and_conv_reject():
     v, i = kernels.nm24_pack(two_four(torch.randn(6, 10)))
     x = torch.randn(2, 10)
