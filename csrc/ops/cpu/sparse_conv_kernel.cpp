@@ -48,6 +48,30 @@ struct ConvGeometry {
 int64_t div_floor(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 int64_t div_ceil(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
 
+// Rows ih0 + u * sh (u in [0, rows)) of input channel c, sampled at columns
+// off_w + v * sw (v in [0, width)), zero where they fall into the padding: the copy
+// behind both an im2col row and a phase grid of the direct kernel. dst holds rows x width.
+void copy_padded_rows(const ConvGeometry& g, const float* img, int64_t c, int64_t ih0,
+                      int64_t off_w, int64_t rows, int64_t width, float* dst) {
+  const int64_t lo = std::clamp<int64_t>(div_ceil(-off_w, g.sw), 0, width);
+  const int64_t hi = std::clamp<int64_t>(div_floor(g.W - 1 - off_w, g.sw) + 1, lo, width);
+  for (int64_t u = 0; u < rows; ++u, dst += width) {
+    const int64_t ih = ih0 + u * g.sh;
+    if (ih < 0 || ih >= g.H) {
+      std::memset(dst, 0, width * sizeof(float));
+      continue;
+    }
+    const float* src = img + (c * g.H + ih) * g.W + off_w;
+    std::memset(dst, 0, lo * sizeof(float));
+    if (g.sw == 1) {
+      std::memcpy(dst + lo, src + lo, (hi - lo) * sizeof(float));
+    } else {
+      for (int64_t v = lo; v < hi; ++v) dst[v] = src[v * g.sw];
+    }
+    std::memset(dst + hi, 0, (width - hi) * sizeof(float));
+  }
+}
+
 // Rows [k0, k1) of the im2col matrix of one image (rows of length Ho * Wo).
 void im2col_rows(const ConvGeometry& g, const float* img, float* col, int64_t k0, int64_t k1) {
   const int64_t P = g.Ho * g.Wo;
@@ -62,26 +86,8 @@ void im2col_rows(const ConvGeometry& g, const float* img, float* col, int64_t k0
       i = (k / g.kw) % g.kh;
       c = k / (g.kw * g.kh);
     }
-    const int64_t off_w = j * g.dw - g.pw;  // iw = ow * sw + off_w
-    const int64_t lo = std::clamp<int64_t>(div_ceil(-off_w, g.sw), 0, g.Wo);
-    const int64_t hi = std::clamp<int64_t>(div_floor(g.W - 1 - off_w, g.sw) + 1, lo, g.Wo);
-    float* dst_row = col + k * P;
-    for (int64_t oh = 0; oh < g.Ho; ++oh) {
-      float* dst = dst_row + oh * g.Wo;
-      const int64_t ih = oh * g.sh - g.ph + i * g.dh;
-      if (ih < 0 || ih >= g.H) {
-        std::memset(dst, 0, g.Wo * sizeof(float));
-        continue;
-      }
-      const float* src = img + (c * g.H + ih) * g.W + off_w;
-      std::memset(dst, 0, lo * sizeof(float));
-      if (g.sw == 1) {
-        std::memcpy(dst + lo, src + lo, (hi - lo) * sizeof(float));
-      } else {
-        for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw];
-      }
-      std::memset(dst + hi, 0, (g.Wo - hi) * sizeof(float));
-    }
+    // ih = oh * sh + (i * dh - ph), iw = ow * sw + (j * dw - pw)
+    copy_padded_rows(g, img, c, i * g.dh - g.ph, j * g.dw - g.pw, g.Ho, g.Wo, col + k * P);
   }
 }
 
@@ -204,26 +210,8 @@ void fill_grids(const ConvGeometry& g, const DirectPlan& d, const float* img, fl
   const int64_t nA = static_cast<int64_t>(d.pa.size()), nB = static_cast<int64_t>(d.pb.size());
   for (int64_t gi = g0; gi < g1; ++gi) {
     const int64_t b = gi % nB, a = gi / nB % nA, c = gi / (nA * nB);
-    const int64_t off_w = d.pb[b] - g.pw;  // iw = v * sw + off_w
-    const int64_t lo = std::clamp<int64_t>(div_ceil(-off_w, g.sw), 0, d.Wq);
-    const int64_t hi = std::clamp<int64_t>(div_floor(g.W - 1 - off_w, g.sw) + 1, lo, d.Wq);
-    float* dst_grid = buf + gi * d.grid;
-    for (int64_t u = 0; u < d.Hq; ++u) {
-      float* dst = dst_grid + u * d.Wq;
-      const int64_t ih = u * g.sh + d.pa[a] - g.ph;
-      if (ih < 0 || ih >= g.H) {
-        std::memset(dst, 0, d.Wq * sizeof(float));
-        continue;
-      }
-      const float* src = img + (c * g.H + ih) * g.W + off_w;
-      std::memset(dst, 0, lo * sizeof(float));
-      if (g.sw == 1) {
-        std::memcpy(dst + lo, src + lo, (hi - lo) * sizeof(float));
-      } else {
-        for (int64_t v = lo; v < hi; ++v) dst[v] = src[v * g.sw];
-      }
-      std::memset(dst + hi, 0, (d.Wq - hi) * sizeof(float));
-    }
+    // ih = u * sh + (pa - ph), iw = v * sw + (pb - pw)
+    copy_padded_rows(g, img, c, d.pa[a] - g.ph, d.pb[b] - g.pw, d.Hq, d.Wq, buf + gi * d.grid);
   }
 }
 
