@@ -25,11 +25,10 @@ from torch import nn
 from . import data as data_mod
 from .checkpoint import load_checkpoint
 from .errors import CompressorError, DataError
-from .graph import find_groups
-from .loading import build_from_spec, example_for, model_from_state
+from .loading import build_from_spec, example_for, model_from_state, thin_zeroed
 from .scaling import fold_scaling_factors
 from .ort import INSTALL_HINT, OrtModel
-from .thinning import TOTAL, count_macs, plan_thinning, thin_model
+from .thinning import TOTAL, count_macs
 from .train import evaluate
 
 
@@ -106,9 +105,7 @@ def build_variants(path: str, *, sparse: bool = True, log=print
         variants["masked"] = final
         masks = dict(state.get("scheduler", {}).get("masks", {}))
         thinned = copy.deepcopy(final)
-        plan = plan_thinning(thinned, find_groups(thinned, example), masks=masks)
-        if plan.channels_removed:
-            thin_model(thinned, plan, masks=masks)
+        if thin_zeroed(thinned, example, masks):
             variants["thinned"] = thinned.eval()
     if sparse:
         from .sparse import convert

@@ -57,6 +57,15 @@ def example_for(state: dict) -> torch.Tensor:
     return torch.zeros(1, spec["in_channels"], spec["image_size"], spec["image_size"])
 
 
+def thin_zeroed(model: nn.Module, example: torch.Tensor, masks: dict[str, torch.Tensor]) -> int:
+    """Remove, in place, the channels that ``masks`` (or zero values) empty in a whole
+    dependency group, if there are any; how many were removed."""
+    plan = plan_thinning(model, find_groups(model, example), masks=masks)
+    if plan.channels_removed:
+        thin_model(model, plan, masks=masks)
+    return int(plan.channels_removed)
+
+
 def load(path: str | Path) -> nn.Module:
     """``compressor.load(path)``: the model of a checkpoint (thinned and sparse ones
     included), in eval mode, without the schedule."""

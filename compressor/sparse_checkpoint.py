@@ -39,8 +39,9 @@ from torch import nn
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import CheckpointError, CompressorError
-from .loading import build_from_spec, example_for, inference_spec, model_from_state
-from .thinning import apply_recipe, plan_thinning, thin_model, thinning_recipe
+from .loading import build_from_spec, example_for, inference_spec, model_from_state, thin_zeroed
+from .sparse import SparseConv2d, SparseLinear, convert, replace_modules
+from .thinning import apply_recipe, thinning_recipe
 
 SPARSE_PHASE = "sparse"
 SPARSE_VERSION = 1
@@ -77,8 +78,6 @@ def apply_stored_masks(model: nn.Module, state: dict, source: str) -> dict[str, 
 
 
 def _record(module: nn.Module) -> dict[str, Any]:
-    from .sparse import SparseConv2d, SparseLinear
-
     buffers = {k: v.detach().clone() for k, v in module.state_dict().items()}
     if isinstance(module, SparseLinear):
         return {"kind": "Linear", "format": module.format, "in": module.in_features,
@@ -96,9 +95,6 @@ def sparse_checkpoint(path: str | Path, out: str | Path, *, min_sparsity: float 
                       time_budget: float = 2.0, log=print) -> dict:
     """``compress sparse``: convert the model of checkpoint ``path`` and write the sparse
     inference checkpoint ``out``. Returns the ``sparse`` entry written (summary included)."""
-    from .graph import find_groups
-    from .sparse import convert
-
     if not 0.0 <= min_sparsity <= 1.0:
         raise CompressorError(f"sparse: --min-sparsity must be in [0, 1], got {min_sparsity}")
     if batch_size < 1:
@@ -115,10 +111,8 @@ def sparse_checkpoint(path: str | Path, out: str | Path, *, min_sparsity: float 
     example = example_for(state)
     thinned_here = 0
     if thin:
-        plan = plan_thinning(model, find_groups(model, example), masks=masks)
-        if plan.channels_removed:
-            thin_model(model, plan, masks=masks)
-            thinned_here = int(plan.channels_removed)
+        thinned_here = thin_zeroed(model, example, masks)
+        if thinned_here:
             log(f"sparse: removed {thinned_here} zeroed channels first (thinning)")
     shapes = {name: list(m.weight.shape) for name, m in model.named_modules()
               if isinstance(m, (nn.Linear, nn.Conv2d))}
@@ -129,8 +123,6 @@ def sparse_checkpoint(path: str | Path, out: str | Path, *, min_sparsity: float 
         converted = convert(model, min_sparsity=min_sparsity, measure=measure, example_inputs=(x,),
                             time_budget=time_budget, report=report)
     log(f"sparse: conversion took {time.perf_counter() - t0:.1f} s")
-    from .sparse import SparseConv2d, SparseLinear
-
     layers = {name: _record(m) for name, m in converted.named_modules()
               if isinstance(m, (SparseLinear, SparseConv2d))}
     packed_keys = {f"{name}.{b}" for name, rec in layers.items() for b in rec["buffers"]}
@@ -167,8 +159,6 @@ def format_summary(entry: dict) -> str:
 # ---- loading ---------------------------------------------------------------------------------
 
 def _empty_sparse(name: str, rec: Any, dense: nn.Module, source: str) -> nn.Module:
-    from .sparse import SparseConv2d, SparseLinear
-
     where = f"{source}: sparse.layers[{name!r}]"
     if not isinstance(rec, dict) or not isinstance(rec.get("buffers"), dict):
         raise CheckpointError(f"{where} is not a layer record with 'buffers'")
@@ -219,10 +209,7 @@ def sparse_model_from_state(state: dict, source: str) -> nn.Module:
                                   "such layer")
         swap[id(modules[name])] = _empty_sparse(name, rec, modules[name], source)
         full.update({f"{name}.{b}": t for b, t in rec["buffers"].items()})
-    for parent in list(model.modules()):
-        for attr, child in list(parent._modules.items()):
-            if child is not None and id(child) in swap:
-                setattr(parent, attr, swap[id(child)])
+    replace_modules(model, swap)
     try:
         model.load_state_dict(full)
     except RuntimeError as exc:
@@ -233,8 +220,6 @@ def sparse_model_from_state(state: dict, source: str) -> nn.Module:
 def densify(model: nn.Module) -> nn.Module:
     """A copy of ``model`` with every SparseLinear / SparseConv2d turned back into the
     dense ``nn.Linear`` / ``nn.Conv2d`` of the same (masked) weight."""
-    from .sparse import SparseConv2d, SparseLinear
-
     model = copy.deepcopy(model)
     swap: dict[int, nn.Module] = {}
     for m in model.modules():
@@ -250,8 +235,5 @@ def densify(model: nn.Module) -> nn.Module:
             if m.bias is not None:
                 d.bias.copy_(m.bias)
         swap[id(m)] = nn.Sequential(d, nn.ReLU()) if m.relu else d
-    for parent in list(model.modules()):
-        for attr, child in list(parent._modules.items()):
-            if child is not None and id(child) in swap:
-                setattr(parent, attr, swap[id(child)])
+    replace_modules(model, swap)
     return model.eval()

@@ -7,7 +7,7 @@
   ``torch.ops.compressor.sparse_*`` (packing, Linear, Conv2d).
 """
 
-from .convert import LayerChoice, convert
+from .convert import LayerChoice, convert, replace_modules
 from .modules import FORMATS, SparseConv2d, SparseLinear
 
-__all__ = ["FORMATS", "LayerChoice", "SparseConv2d", "SparseLinear", "convert"]
+__all__ = ["FORMATS", "LayerChoice", "SparseConv2d", "SparseLinear", "convert", "replace_modules"]

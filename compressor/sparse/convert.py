@@ -22,7 +22,7 @@ from torch import nn
 from .modules import (FORMATS, SparseConv2d, SparseLinear, _conv_padding, _matrix, block_count,
                       is_nm24)
 
-__all__ = ["MARGIN", "LayerChoice", "convert"]
+__all__ = ["MARGIN", "LayerChoice", "convert", "replace_modules"]
 
 #: A sparse format is chosen only when it takes less than (1 - MARGIN) of dense's time.
 MARGIN = 0.05
@@ -114,7 +114,7 @@ def convert(model: nn.Module, *, min_sparsity: float = 0.5, measure: bool = True
                 choice.reason = "heuristic"
             if choice.choice != "dense":
                 converted[id(module)] = candidates[choice.choice]()
-        _replace(target, converted)
+        replace_modules(target, converted)
         if fuse_relu:
             _fuse_relu(target, set(converted.values()))
     if report is not None:
@@ -268,12 +268,13 @@ def _fastest(times_ms: dict[str, float]) -> str:
 
 # ---- module surgery ----------------------------------------------------------------------
 
-def _replace(model: nn.Module, converted: dict[int, nn.Module]) -> None:
-    # Every reference (a shared module can sit under several parents).
+def replace_modules(model: nn.Module, replacements: dict[int, nn.Module]) -> None:
+    """Put ``replacements[id(m)]`` wherever submodule ``m`` of ``model`` sits (every
+    reference: a shared module can sit under several parents)."""
     for parent in list(model.modules()):
         for attr, child in list(parent._modules.items()):
-            if child is not None and id(child) in converted:
-                setattr(parent, attr, converted[id(child)])
+            if child is not None and id(child) in replacements:
+                setattr(parent, attr, replacements[id(child)])
 
 
 def _fuse_relu(model: nn.Module, converted: set[nn.Module]) -> None:
