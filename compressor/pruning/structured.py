@@ -69,10 +69,10 @@ def group_scores(model: nn.Module, group: ChannelGroup, criterion: str) -> torch
     return total
 
 
-def dense_channels(model: nn.Module, group: ChannelGroup) -> int:
+def dense_channels(model: nn.Module, group: ChannelGroup, recipe: dict | None) -> int:
     """How many channels ``group`` had before any thinning: its (not channel-grouped)
-    producer's output size in the model's thinning recipe, else its size now."""
-    modules = (thinning_recipe(model) or {}).get("modules", {})
+    producer's output size in ``recipe`` (the model's thinning recipe), else its size now."""
+    modules = (recipe or {}).get("modules", {})
     for m in group.members:
         if m.role == "producer" and m.tensor == "weight" and m.offset == 0 and m.block == 1 \
                 and not is_channel_grouped(model.get_submodule(m.module)):
@@ -108,7 +108,8 @@ class StructuredPruner:
     def _set_groups(self, groups: list[ChannelGroup]) -> None:
         self._stale = False
         self.groups = groups
-        self.dense_channels = [dense_channels(self.model, g) for g in groups]
+        recipe = thinning_recipe(self.model)
+        self.dense_channels = [dense_channels(self.model, g, recipe) for g in groups]
 
     def rebind(self, params: dict[str, nn.Parameter]) -> None:
         """Thinning replaced the tensors: the groups are found again on the thinned model
