@@ -11,6 +11,37 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 
 
+def run_cli(*args: str) -> int:
+    """``compress ARGS`` in-process, without progress bars, on one thread; its exit status."""
+    from compressor.cli import main
+
+    return main(["--no-progress", "--threads", "1", *args])
+
+
+def run_schedule(root: Path, text: str, name: str = "s.yaml") -> Path:
+    """Write ``text`` to ``root/name`` and run it into ``root/out`` keeping every
+    checkpoint; returns ``root/out``."""
+    path = root / name
+    path.write_text(text)
+    out = root / "out"
+    assert run_cli("--schedule", str(path), "--out", str(out), "--keep-checkpoints", "0") == 0
+    return out
+
+
+def combine_masks(into: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> None:
+    """Add keep-masks to ``into``; a parameter masked twice keeps what both keep."""
+    for name, mask in masks.items():
+        into[name] = into[name] & mask if name in into else mask
+
+
+def apply_masks(model: torch.nn.Module, masks: dict[str, torch.Tensor]) -> None:
+    """Multiply keep-masks ({parameter name: bool tensor}) into the model's parameters."""
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, mask in masks.items():
+            params[name].mul_(mask)
+
+
 @pytest.fixture(autouse=True)
 def _one_thread_and_seed():
     threads = torch.get_num_threads()

@@ -12,24 +12,15 @@ import pytest
 import torch
 
 from compressor.checkpoint import load_checkpoint
-from compressor.cli import main
 
-from .conftest import VALID_SCHEDULE
-
-
-def run_cli(*args: str) -> int:
-    return main(["--no-progress", "--threads", "1", *args])
+from .conftest import VALID_SCHEDULE, run_cli, run_schedule
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """One complete run with every epoch checkpoint kept."""
     root = tmp_path_factory.mktemp("run")
-    schedule = root / "s.yaml"
-    schedule.write_text(VALID_SCHEDULE)
-    out = root / "out"
-    assert run_cli("--schedule", str(schedule), "--out", str(out), "--keep-checkpoints", "0") == 0
-    return schedule, out
+    return root / "s.yaml", run_schedule(root, VALID_SCHEDULE)
 
 
 def test_report_json_has_the_promised_fields(finished_run):

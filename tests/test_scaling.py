@@ -23,7 +23,7 @@ from compressor.scaling import (ScalingError, attach_scaling_factors, fold_scali
 from compressor.schedule import ScheduleError
 from compressor.thinning import apply_recipe, plan_thinning, thin_model, thinning_recipe
 
-from .conftest import REPO
+from .conftest import REPO, apply_masks, combine_masks, run_cli, run_schedule
 
 
 def _randomize_scales(model: nn.Module, zero: dict[str, list[int]] | None = None) -> None:
@@ -108,12 +108,8 @@ def test_scaled_resnet_groups_thinning_recipe_and_fold():
     masks: dict[str, torch.Tensor] = {}
     for g in groups:
         order = torch.argsort(group_scores(model, g, "scaling_factor"))[: g.channels // 2]
-        for name, mask in group_zero_masks(model, g, order).items():
-            masks[name] = masks[name] & mask if name in masks else mask
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, mask in masks.items():
-            params[name].mul_(mask)
+        combine_masks(masks, group_zero_masks(model, g, order))
+    apply_masks(model, masks)
     masked = model(x)
     plan = plan_thinning(model, all_groups, masks=masks)
     assert plan.channels_removed == sum(g.channels // 2 for g in groups)
@@ -173,17 +169,9 @@ policies:
 """
 
 
-def run(*args: str) -> int:
-    return main(["--no-progress", "--threads", "1", *args])
-
-
 @pytest.fixture(scope="module")
 def sss_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sss")
-    path = root / "sss.yaml"
-    path.write_text(SSS)
-    assert run("--schedule", str(path), "--out", str(root / "out"), "--keep-checkpoints", "0") == 0
-    return root / "out"
+    return run_schedule(tmp_path_factory.mktemp("sss"), SSS, "sss.yaml")
 
 
 def test_schedule_prunes_by_learned_factors_and_thins(sss_run):
@@ -209,7 +197,7 @@ def test_l1_on_factors_shrinks_them(sss_run, write_schedule, tmp_path):
     """The same two epochs without the L1 policy: the factors end larger."""
     text = SSS.replace("  - regularizer: factors_l1\n    ending_epoch: 2\n", "").replace(
         'regularizers:\n  factors_l1: {type: l1, weights: ["*.scale"], strength: 0.01}\n', "")
-    assert run("--schedule", str(write_schedule(text)), "--out", str(tmp_path / "o"),
+    assert run_cli("--schedule", str(write_schedule(text)), "--out", str(tmp_path / "o"),
                "--keep-checkpoints", "0") == 0
     with_l1 = load_checkpoint(sss_run / "checkpoints" / "epoch_001.pt")["model"]
     without = load_checkpoint(tmp_path / "o" / "checkpoints" / "epoch_001.pt")["model"]
@@ -234,7 +222,7 @@ def test_scaled_checkpoints_load_folded_and_resume_exactly(sss_run, tmp_path):
     x = torch.randn(3, 1, 28, 28)
     assert torch.allclose(model(x), scaled.eval()(x), atol=1e-5)
 
-    assert run("--resume-from", str(sss_run / "checkpoints" / "epoch_001.pt"), "--out", str(tmp_path / "r")) == 0
+    assert run_cli("--resume-from", str(sss_run / "checkpoints" / "epoch_001.pt"), "--out", str(tmp_path / "r")) == 0
     a = load_checkpoint(final)["model"]
     b = load_checkpoint(tmp_path / "r" / "checkpoints" / "final.pt")["model"]
     assert all(torch.equal(t, b[n]) for n, t in a.items())
@@ -271,11 +259,11 @@ policies:
 
 def test_dense_checkpoint_without_factors_starts_them_at_one(write_schedule, tmp_path):
     dense_run = tmp_path / "dense"
-    assert run("--schedule", str(write_schedule(PLAIN, "plain.yaml")), "--out", str(dense_run)) == 0
+    assert run_cli("--schedule", str(write_schedule(PLAIN, "plain.yaml")), "--out", str(dense_run)) == 0
     dense_ckpt = dense_run / "checkpoints" / "dense.pt"
     assert "conv2.scale" not in load_checkpoint(dense_ckpt)["model"]
     text = SSS.replace("model:\n  arch: mnist_net\n", f"model:\n  arch: mnist_net\n  checkpoint: {dense_ckpt}\n")
-    assert run("--schedule", str(write_schedule(text, "from_dense.yaml")), "--out", str(tmp_path / "o")) == 0
+    assert run_cli("--schedule", str(write_schedule(text, "from_dense.yaml")), "--out", str(tmp_path / "o")) == 0
     dense = load_checkpoint(tmp_path / "o" / "checkpoints" / "dense.pt")["model"]
     assert torch.equal(dense["conv2.scale"], torch.ones(64))
     assert torch.equal(dense["conv2.weight"], load_checkpoint(dense_ckpt)["model"]["conv2.weight"])
@@ -301,7 +289,7 @@ def test_shipped_sss_schedule_runs(tmp_path):
                         "dataset: synthetic\n  train_samples: 64\n  test_samples: 64")
     path = tmp_path / "mnist_net_sss.yaml"
     path.write_text(text)
-    assert run("--schedule", str(path), "--out", str(tmp_path / "o")) == 0
+    assert run_cli("--schedule", str(path), "--out", str(tmp_path / "o")) == 0
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     (event,) = report["thinning"]
     assert event["channels_removed"] == (32 + 64 + 128) // 2

@@ -170,18 +170,24 @@ def test_conv2d_matches_reference(isa, fmt, sparsity):
                     close(sparse(x), ref, conv.weight[0].numel())
 
 
+def at_one_and_two_threads(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``module(x)`` on 1 thread, then on 2 (conftest restores the thread count)."""
+    with torch.no_grad():
+        torch.set_num_threads(1)
+        one = module(x)
+        torch.set_num_threads(2)
+        return one, module(x)
+
+
 def test_conv2d_parallel_matches_serial():
     conv = nn.Conv2d(32, 64, 3, padding=1)
     with torch.no_grad():
         conv.weight.mul_(torch.rand_like(conv.weight) > 0.7)
     sparse = SparseConv2d.from_dense(conv, relu=True)
     x = torch.randn(2, 32, 20, 23)
+    one, two = at_one_and_two_threads(sparse, x)
+    assert torch.equal(one, two)
     with torch.no_grad():
-        torch.set_num_threads(1)
-        one = sparse(x)
-        torch.set_num_threads(2)
-        two = sparse(x)
-        assert torch.equal(one, two)
         close(two, F.relu(conv(x)), 288)
 
 
@@ -253,22 +259,15 @@ def test_conv2d_direct_two_threads(fmt, monkeypatch):
     """2 threads: whole tiles per thread (large images) or row chunks of one tile (7x7);
     the same sums as 1 thread, bit for bit (the split never reorders a pixel's sum)."""
     monkeypatch.setenv("COMPRESSOR_SPARSE_CONV_L1KB", "4")
-    before = torch.get_num_threads()
-    try:
-        for cin, cout, k, s, p, h, batch in [(64, 64, 3, 1, 1, 28, 2), (128, 96, 3, 1, 1, 7, 1),
-                                             (3, 32, 7, 2, 3, 64, 1), (64, 128, 1, 2, 0, 28, 1)]:
-            conv = _conv_with(cin, cout, k, s, p, 1, fmt, 0.9)
-            sparse = SparseConv2d.from_dense(conv)
-            x = torch.randn(batch, cin, h, h)
-            with torch.no_grad():
-                torch.set_num_threads(1)
-                one = sparse(x)
-                torch.set_num_threads(2)
-                two = sparse(x)
-            assert torch.equal(one, two)
+    for cin, cout, k, s, p, h, batch in [(64, 64, 3, 1, 1, 28, 2), (128, 96, 3, 1, 1, 7, 1),
+                                         (3, 32, 7, 2, 3, 64, 1), (64, 128, 1, 2, 0, 28, 1)]:
+        conv = _conv_with(cin, cout, k, s, p, 1, fmt, 0.9)
+        sparse = SparseConv2d.from_dense(conv)
+        x = torch.randn(batch, cin, h, h)
+        one, two = at_one_and_two_threads(sparse, x)
+        assert torch.equal(one, two)
+        with torch.no_grad():
             close(two, conv(x), conv.weight[0].numel())
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_conv2d_direct_rejects_out_of_range_columns():

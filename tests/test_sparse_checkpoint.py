@@ -19,6 +19,8 @@ from compressor.models import build_model
 from compressor.sparse import SparseConv2d, SparseLinear
 from compressor.sparse_checkpoint import sparse_checkpoint
 
+from .conftest import apply_masks, combine_masks
+
 SPEC = {"arch": "mnist_net", "options": {}, "num_classes": 10, "in_channels": 1, "image_size": 28,
         "dataset": "synthetic", "scaling_factors": []}
 
@@ -45,8 +47,7 @@ def masked_checkpoint(path: Path, *, structured: bool = False, seed: int = 0) ->
     if structured:
         group = next(g for g in find_groups(model, torch.zeros(1, 1, 28, 28))
                      if "conv1" in g.modules("producer"))
-        for name, mask in group_zero_masks(model, group, range(0, 32, 4)).items():
-            masks[name] = masks[name] & mask if name in masks else mask
+        combine_masks(masks, group_zero_masks(model, group, range(0, 32, 4)))
     save_checkpoint(path, {"phase": "compress", "model_spec": SPEC, "model": model.state_dict(),
                            "scheduler": {"masks": masks}, "thinning": None})
     return path
@@ -55,10 +56,7 @@ def masked_checkpoint(path: Path, *, structured: bool = False, seed: int = 0) ->
 def masked_dense(path: Path) -> nn.Module:
     state = load_checkpoint(path)
     model = compressor.load(path)
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, mask in state["scheduler"]["masks"].items():
-            params[name].mul_(mask)
+    apply_masks(model, state["scheduler"]["masks"])
     return model
 
 

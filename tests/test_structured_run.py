@@ -17,7 +17,7 @@ from compressor.graph import find_groups
 from compressor.schedule import ScheduleError
 from compressor.run import check_schedule
 
-from .conftest import REPO
+from .conftest import REPO, apply_masks, run_cli, run_schedule
 
 STRUCTURED = """\
 version: 1
@@ -51,17 +51,10 @@ policies:
 """
 
 
-def run(*args: str) -> int:
-    return main(["--no-progress", "--threads", "1", *args])
-
-
 @pytest.fixture(scope="module")
 def thinned_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("structured")
-    path = root / "s.yaml"
-    path.write_text(STRUCTURED.replace("CRITERION", "l1_filter"))
-    assert run("--schedule", str(path), "--out", str(root / "out"), "--keep-checkpoints", "0") == 0
-    return path, root / "out"
+    return root / "s.yaml", run_schedule(root, STRUCTURED.replace("CRITERION", "l1_filter"))
 
 
 def test_thinning_in_schedule_shrinks_model_and_reports_it(thinned_run):
@@ -99,7 +92,7 @@ def test_thinned_checkpoint_loads_weights_only_and_rebuilds(thinned_run):
 
 def test_resume_after_thinning_equals_uninterrupted(thinned_run, tmp_path):
     _, out = thinned_run
-    assert run("--resume-from", str(out / "checkpoints" / "epoch_002.pt"), "--out", str(tmp_path / "r")) == 0
+    assert run_cli("--resume-from", str(out / "checkpoints" / "epoch_002.pt"), "--out", str(tmp_path / "r")) == 0
     a = load_checkpoint(out / "checkpoints" / "final.pt")["model"]
     b = load_checkpoint(tmp_path / "r" / "checkpoints" / "final.pt")["model"]
     assert all(torch.equal(t, b[n]) for n, t in a.items())
@@ -134,7 +127,7 @@ def test_structured_pruning_goes_on_after_thinning(write_schedule, tmp_path, sco
         text = text.replace("weights: [conv2.weight]\n", "weights: [conv1.weight, conv2.weight]\n"
                                                            "    scope: global\n")
     out = tmp_path / "o"
-    assert run("--schedule", str(write_schedule(text)), "--out", str(out), "--keep-checkpoints", "0") == 0
+    assert run_cli("--schedule", str(write_schedule(text)), "--out", str(out), "--keep-checkpoints", "0") == 0
     report = json.loads((out / "report.json").read_text())
     first, second = report["thinning"]
     assert (first["epoch"], second["epoch"]) == (1, 3)
@@ -145,7 +138,7 @@ def test_structured_pruning_goes_on_after_thinning(write_schedule, tmp_path, sco
     else:
         assert first["channels_removed"] + second["channels_removed"] == 24 and second["channels_removed"] > 0
         assert layers["conv1"]["shape_after"][0] + layers["conv2"]["shape_after"][0] == 96 - 24
-    assert run("--resume-from", str(out / "checkpoints" / "epoch_001.pt"), "--out", str(tmp_path / "r")) == 0
+    assert run_cli("--resume-from", str(out / "checkpoints" / "epoch_001.pt"), "--out", str(tmp_path / "r")) == 0
     a = load_checkpoint(out / "checkpoints" / "final.pt")
     b = load_checkpoint(tmp_path / "r" / "checkpoints" / "final.pt")
     assert a["thinning"] == b["thinning"]
@@ -182,7 +175,7 @@ def test_shipped_structured_schedules_thin_with_zero_epochs(name, tmp_path, monk
     text = text.replace("dataset: fashion_mnist", "dataset: synthetic\n  test_samples: 64")
     path = tmp_path / f"{name}.yaml"
     path.write_text(text)
-    assert run("--schedule", str(path), "--out", str(tmp_path / "o")) == 0
+    assert run_cli("--schedule", str(path), "--out", str(tmp_path / "o")) == 0
     layers = json.loads((tmp_path / "o" / "report.json").read_text())["structure"]["layers"]
     keep = {"mnist_net_l1_filter": (26, 52), "mnist_net_fpgm": (10, 20)}[name]
     assert (layers["conv1"]["shape_after"][0], layers["conv2"]["shape_after"][0]) == keep
@@ -197,7 +190,7 @@ def test_offline_thin_command(tmp_path, thinned_run, capsys):
     assert "removed 6 channels" in capsys.readouterr().out
     model = compressor.load(tmp_path / "t.pt")
     assert model.conv2.out_channels == 58
-    assert run("--resume-from", str(tmp_path / "t.pt")) == 2
+    assert run_cli("--resume-from", str(tmp_path / "t.pt")) == 2
     assert "cannot be resumed" in capsys.readouterr().err
 
 
@@ -208,7 +201,7 @@ def test_shipped_resnet18_structured_schedules_run_and_thin(name, tmp_path):
     text = text.replace("dense_epochs: 4", "dense_epochs: 0").replace("batch_size: 128", "batch_size: 16")
     path = tmp_path / f"{name}.yaml"
     path.write_text(text)
-    assert run("--schedule", str(path), "--out", str(tmp_path / "o")) == 0
+    assert run_cli("--schedule", str(path), "--out", str(tmp_path / "o")) == 0
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     (event,) = report["thinning"]
     assert event["channels_removed"] > 0
@@ -253,10 +246,8 @@ def test_pruner_removes_whole_conv_groups_of_grouped_convs(scope):
         total += len(pruned)
     if scope == "global":
         assert total == int(0.3 * sum(g.channels for g in groups))
-    params = dict(model.named_parameters())
+    apply_masks(model, masks)
     with torch.no_grad():
-        for name, mask in masks.items():
-            params[name].mul_(mask)
         masked = model(x)
     plan = plan_thinning(model, all_groups, masks=masks)
     assert plan.channels_removed == total

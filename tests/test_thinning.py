@@ -16,6 +16,8 @@ from compressor.models import build_model
 from compressor.thinning import (TOTAL, ThinningError, apply_recipe, count_macs,
                                  gather_channels, plan_thinning, thin_model, thinning_recipe)
 
+from .conftest import apply_masks, combine_masks
+
 OPS = torch.ops.compressor
 
 
@@ -163,12 +165,8 @@ def prune_groups(model: nn.Module, groups: list[ChannelGroup], fraction: float,
             w = group.granularity
             blocks = torch.randperm(group.channels // w, generator=gen)[:pruned_blocks(group, fraction)]
             pruned = (blocks.reshape(-1, 1) * w + torch.arange(w)).reshape(-1)
-            for name, mask in group_zero_masks(model, group, pruned).items():
-                masks[name] = masks[name] & mask if name in masks else mask
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, mask in masks.items():
-            params[name].mul_(mask)
+            combine_masks(masks, group_zero_masks(model, group, pruned))
+    apply_masks(model, masks)
     return masks
 
 
@@ -460,10 +458,8 @@ def test_grouped_conv_loses_whole_conv_groups():
     assert group.modules("consumer") == ["layer1.0.conv3"] and "layer1.0.conv2" in group.depthwise
     # zero conv group 3 (channels 12-15) and half of conv group 5 (channels 20, 21)
     masks = group_zero_masks(model, group, [12, 13, 14, 15, 20, 21])
-    params = dict(model.named_parameters())
+    apply_masks(model, masks)
     with torch.no_grad():
-        for name, mask in masks.items():
-            params[name].mul_(mask)
         masked = model(x)
     plan = plan_thinning(model, groups, masks=masks)
     assert plan.removed(group.id).tolist() == [12, 13, 14, 15]  # the half group stays
