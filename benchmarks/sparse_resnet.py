@@ -5,6 +5,7 @@ torch model: latency ratio in the same run.
     python benchmarks/sparse_resnet.py                 # 1 thread, 15 rounds, 3 repeats
     python benchmarks/sparse_resnet.py --threads 2
     python benchmarks/sparse_resnet.py --layers        # plus per-layer choices and times
+    python benchmarks/sparse_resnet.py --keep-batchnorm  # without BatchNorm folding
 
 Rounds alternate dense and converted (drifting machine load hits both alike); a
 repeat reports the medians of its rounds and their ratio; the table lists every
@@ -47,11 +48,11 @@ def pruned_resnet18(sparsity: float = SPARSITY, image: int = IMAGE, seed: int = 
 
 
 def resnet_pair(sparsity: float = SPARSITY, image: int = IMAGE, batch: int = 1,
-                report: list | None = None):
+                report: list | None = None, fold_batchnorm: bool = True):
     """(dense, converted, input): the converted model is timed per layer on ``input``."""
     dense = pruned_resnet18(sparsity, image)
     x = torch.randn(batch, 3, image, image, generator=torch.Generator().manual_seed(1))
-    converted = convert(dense, example_inputs=x, report=report)
+    converted = convert(dense, example_inputs=x, report=report, fold_batchnorm=fold_batchnorm)
     return dense, converted, x
 
 
@@ -80,10 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--layers", action="store_true", help="print per-layer choices")
+    parser.add_argument("--keep-batchnorm", action="store_true",
+                        help="convert without folding the BatchNorms into the sparse convs")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     report: list = []
-    dense, converted, x = resnet_pair(report=report)
+    dense, converted, x = resnet_pair(report=report, fold_batchnorm=not args.keep_batchnorm)
     check(dense, converted, x)
     if args.layers:
         print("| layer | choice | dense ms | sparse ms |\n|---|---|---:|---:|")
@@ -93,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"| {sparse:.3f} |")
         print()
     print(f"ResNet-18 {IMAGE}x{IMAGE} batch 1, {SPARSITY:.0%} unstructured sparsity, "
-          f"{args.threads} thread{'s' if args.threads > 1 else ''}, "
+          f"{args.threads} thread{'s' if args.threads > 1 else ''}, BatchNorms "
+          f"{'kept' if args.keep_batchnorm else 'folded into the sparse convs'}, "
           f"median of {args.rounds} interleaved rounds\n")
     print("| repeat | dense ms | converted ms | converted / dense |\n|---|---:|---:|---:|")
     ratios = []

@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="first remove channels that are zero in a whole group (as `compress thin`)")
     sparse.add_argument("--time-budget", type=float, default=2.0, metavar="SECONDS",
                         help="seconds for timing all layers' formats together (default 2)")
+    sparse.add_argument("--keep-batchnorm", action="store_true",
+                        help="do not fold BatchNorms into the converted convolutions before them")
     return parser
 
 
@@ -106,7 +108,8 @@ def _cmd_sparse(args: argparse.Namespace) -> int:
 
     entry = sparse_checkpoint(args.checkpoint, args.out, min_sparsity=args.min_sparsity,
                               batch_size=args.batch_size, measure=not args.no_measure,
-                              thin=args.thin, time_budget=args.time_budget)
+                              thin=args.thin, time_budget=args.time_budget,
+                              fold_batchnorm=not args.keep_batchnorm)
     print(format_summary(entry))
     print(f"sparse checkpoint: {args.out} (load it with compressor.load; time it with compress bench)")
     return 0

@@ -11,20 +11,23 @@ it; no pickled modules)::
     thinning: the thinning recipe, or None
     model: state dict of everything that stayed dense (converted layers excluded)
     sparse:
-      version: 1
+      version: 2              (1: no "batchnorm" entries; still read)
       layers: {name: {"kind": "Linear" | "Conv2d", "format": "csr" | "4x1" | "1x4" | "2:4",
                       "in": int, "out": int,                       # features / channels
                       "kernel_size", "stride", "padding", "dilation", "hwc",   # Conv2d
                       "relu": bool,
+                      "batchnorm": name     # Conv2d only: a BatchNorm folded in (now Identity)
                       "buffers": {"values", "col_idx", "row_ptr"   # csr / 4x1 / 1x4
                                   | "values", "indices",           # 2:4
                                   "bias" (when the layer has one)}}}
-      summary: [{"layer", "kind", "shape", "sparsity", "format", "reason", "times_ms"}]
-      min_sparsity, measured, batch_size, thinned_here, source
+      summary: [{"layer", "kind", "shape", "sparsity", "format", "reason", "times_ms",
+                 "batchnorm"}]
+      min_sparsity, measured, batch_size, thinned_here, source, fold_batchnorm
 
 :func:`sparse_model_from_state` (used by ``compressor.load``) rebuilds the model:
 dense architecture, thinning recipe, the recorded layers swapped for empty
-``SparseLinear`` / ``SparseConv2d`` of their format, then every buffer loaded.
+``SparseLinear`` / ``SparseConv2d`` of their format, folded BatchNorms replaced by
+``nn.Identity``, then every buffer loaded.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ from .sparse import SparseConv2d, SparseLinear, convert, replace_modules
 from .thinning import apply_recipe, thinning_recipe
 
 SPARSE_PHASE = "sparse"
-SPARSE_VERSION = 1
+SPARSE_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 __all__ = ["SPARSE_PHASE", "densify", "format_summary", "is_sparse_state", "sparse_checkpoint",
            "sparse_model_from_state"]
@@ -77,7 +81,7 @@ def apply_stored_masks(model: nn.Module, state: dict, source: str) -> dict[str, 
     return used
 
 
-def _record(module: nn.Module) -> dict[str, Any]:
+def _record(module: nn.Module, batchnorm: str) -> dict[str, Any]:
     buffers = {k: v.detach().clone() for k, v in module.state_dict().items()}
     if isinstance(module, SparseLinear):
         return {"kind": "Linear", "format": module.format, "in": module.in_features,
@@ -87,12 +91,12 @@ def _record(module: nn.Module) -> dict[str, Any]:
             "out": module.out_channels, "kernel_size": list(module.kernel_size),
             "stride": list(module.stride), "padding": list(module.padding),
             "dilation": list(module.dilation), "hwc": module.hwc, "relu": module.relu,
-            "buffers": buffers}
+            "buffers": buffers, **({"batchnorm": batchnorm} if batchnorm else {})}
 
 
 def sparse_checkpoint(path: str | Path, out: str | Path, *, min_sparsity: float = 0.5,
                       batch_size: int = 1, measure: bool = True, thin: bool = False,
-                      time_budget: float = 2.0, log=print) -> dict:
+                      time_budget: float = 2.0, fold_batchnorm: bool = True, log=print) -> dict:
     """``compress sparse``: convert the model of checkpoint ``path`` and write the sparse
     inference checkpoint ``out``. Returns the ``sparse`` entry written (summary included)."""
     if not 0.0 <= min_sparsity <= 1.0:
@@ -121,18 +125,21 @@ def sparse_checkpoint(path: str | Path, out: str | Path, *, min_sparsity: float 
     t0 = time.perf_counter()
     with torch.no_grad():
         converted = convert(model, min_sparsity=min_sparsity, measure=measure, example_inputs=(x,),
-                            time_budget=time_budget, report=report)
+                            time_budget=time_budget, fold_batchnorm=fold_batchnorm, report=report)
     log(f"sparse: conversion took {time.perf_counter() - t0:.1f} s")
-    layers = {name: _record(m) for name, m in converted.named_modules()
+    folded = {c.name: c.batchnorm for c in report}
+    layers = {name: _record(m, folded.get(name, "")) for name, m in converted.named_modules()
               if isinstance(m, (SparseLinear, SparseConv2d))}
     packed_keys = {f"{name}.{b}" for name, rec in layers.items() for b in rec["buffers"]}
     dense_state = {k: v.detach().cpu() for k, v in converted.state_dict().items() if k not in packed_keys}
     summary = [{"layer": c.name, "kind": c.kind, "shape": shapes.get(c.name, []),
                 "sparsity": float(c.sparsity), "format": c.choice, "reason": c.reason,
-                "times_ms": {k: float(v) for k, v in c.times_ms.items()}} for c in report]
+                "times_ms": {k: float(v) for k, v in c.times_ms.items()},
+                "batchnorm": c.batchnorm} for c in report]
     entry = {"version": SPARSE_VERSION, "layers": layers, "summary": summary,
              "min_sparsity": float(min_sparsity), "measured": bool(measure),
-             "batch_size": int(batch_size), "thinned_here": thinned_here, "source": source}
+             "batch_size": int(batch_size), "thinned_here": thinned_here, "source": source,
+             "fold_batchnorm": bool(fold_batchnorm)}
     save_checkpoint(out, {"phase": SPARSE_PHASE, "model_spec": inference_spec(state["model_spec"]),
                           "thinning": thinning_recipe(model), "model": dense_state,
                           "sparse": entry, "dense": state.get("dense")})
@@ -147,6 +154,8 @@ def format_summary(entry: dict) -> str:
         if s["times_ms"]:
             best = ", ".join(f"{k} {v:.3f}" for k, v in sorted(s["times_ms"].items(), key=lambda kv: kv[1]))
             why = f"{why}: ms {best}"
+        if s.get("batchnorm"):
+            why = f"{why}; {s['batchnorm']} folded in"
         rows.append((s["layer"], s["kind"], "x".join(map(str, s["shape"])),
                      f"{100 * s['sparsity']:.1f}%", s["format"], why))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
@@ -192,9 +201,9 @@ def sparse_model_from_state(state: dict, source: str) -> nn.Module:
         raise CheckpointError(f"{source}: no model_spec entry; was it written by `compress`?")
     if not isinstance(entry, dict) or not isinstance(entry.get("layers"), dict):
         raise CheckpointError(f"{source}: the 'sparse' entry has no 'layers' mapping")
-    if entry.get("version") != SPARSE_VERSION:
+    if entry.get("version") not in _READABLE_VERSIONS:
         raise CheckpointError(f"{source}: sparse entry version {entry.get('version')!r}; this "
-                              f"compressor reads {SPARSE_VERSION}")
+                              f"compressor reads {', '.join(map(str, _READABLE_VERSIONS))}")
     if not isinstance(weights, dict):
         raise CheckpointError(f"{source}: no 'model' entry (the weights of the dense layers)")
     model = build_from_spec(spec)
@@ -208,6 +217,12 @@ def sparse_model_from_state(state: dict, source: str) -> nn.Module:
             raise CheckpointError(f"{source}: sparse.layers[{name!r}]: {spec.get('arch')} has no "
                                   "such layer")
         swap[id(modules[name])] = _empty_sparse(name, rec, modules[name], source)
+        if isinstance(rec, dict) and "batchnorm" in rec:
+            bn = rec["batchnorm"]
+            if not isinstance(modules.get(bn), nn.BatchNorm2d):
+                raise CheckpointError(f"{source}: sparse.layers[{name!r}].batchnorm: {bn!r} is "
+                                      f"not a BatchNorm2d of {spec.get('arch')}")
+            swap[id(modules[bn])] = nn.Identity()
         full.update({f"{name}.{b}": t for b, t in rec["buffers"].items()})
     replace_modules(model, swap)
     try:

@@ -182,3 +182,56 @@ def test_damaged_sparse_checkpoint(tmp_path, capsys, damage, message):
     assert message in str(info.value)
     assert main(["bench", str(tmp_path / "bad.pt"), "--runs", "1"]) == 2
     assert message in capsys.readouterr().err
+
+
+def resnet_checkpoint(path: Path) -> tuple[Path, nn.Module]:
+    """A resnet18 (32x32) checkpoint with every conv 90% pruned by its masks and random
+    BatchNorm statistics; also the masked model (eval mode)."""
+    gen = torch.Generator().manual_seed(3)
+    model = build_model("resnet18", num_classes=10, in_channels=3, image_size=32)
+    masks = {}
+    with torch.no_grad():
+        for name, m in model.named_modules():
+            if isinstance(m, nn.Conv2d):
+                masks[f"{name}.weight"] = torch.rand(m.weight.shape, generator=gen) >= 0.9
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+    spec = dict(SPEC, arch="resnet18", in_channels=3, image_size=32)
+    save_checkpoint(path, {"phase": "compress", "model_spec": spec, "model": model.state_dict(),
+                           "scheduler": {"masks": masks}, "thinning": None})
+    apply_masks(model, masks)
+    return path, model.eval()
+
+
+def test_folded_batchnorms_round_trip(tmp_path, capsys):
+    src, masked = resnet_checkpoint(tmp_path / "resnet.pt")
+    out = tmp_path / "sparse.pt"
+    assert main(["sparse", str(src), "--out", str(out), "--no-measure"]) == 0
+    assert "layer1.0.bn1 folded in" in capsys.readouterr().out
+    raw = torch.load(out, weights_only=True)
+    layers = raw["sparse"]["layers"]
+    assert layers["layer1.0.conv1"]["batchnorm"] == "layer1.0.bn1"
+    assert sum("batchnorm" in r for r in layers.values()) == 20
+    assert not any(".bn" in k or "downsample.1" in k for k in raw["model"])  # folded: not stored
+    model = compressor.load(out)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), masked(x), rtol=1e-3, atol=1e-3)
+
+    kept = tmp_path / "kept.pt"
+    assert main(["sparse", str(src), "--out", str(kept), "--no-measure", "--keep-batchnorm"]) == 0
+    state = load_checkpoint(kept)
+    assert not any("batchnorm" in r for r in state["sparse"]["layers"].values())
+    state["sparse"]["version"] = 1  # written before folding existed: still read
+    save_checkpoint(tmp_path / "v1.pt", state)
+    with torch.no_grad():
+        torch.testing.assert_close(compressor.load(tmp_path / "v1.pt")(x), masked(x), rtol=1e-3, atol=1e-3)
+
+    state = load_checkpoint(out)
+    state["sparse"]["layers"]["layer1.0.conv1"]["batchnorm"] = "layer1.0.conv2"
+    save_checkpoint(tmp_path / "bad.pt", state)
+    with pytest.raises(CheckpointError, match=r"bad.pt: sparse.layers\['layer1.0.conv1'\].batchnorm: "
+                                              r"'layer1.0.conv2' is not a BatchNorm2d"):
+        compressor.load(tmp_path / "bad.pt")

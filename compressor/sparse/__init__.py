@@ -2,7 +2,8 @@
 
 * :func:`convert` swaps pruned ``nn.Linear`` / ``nn.Conv2d`` layers of a model for
   :class:`SparseLinear` / :class:`SparseConv2d`, timing each layer's candidate
-  formats against dense and keeping the fastest.
+  formats against dense and keeping the fastest; :mod:`compressor.sparse.fold` folds
+  an eval-mode BatchNorm into the converted conv it follows.
 * :mod:`compressor.sparse.kernels`: typed wrappers of the C++ operators
   ``torch.ops.compressor.sparse_*`` (packing, Linear, Conv2d).
 """

@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..scaling import fold_scaling_factors
+from .fold import batchnorm_pairs, folded_conv
 from .modules import (FORMATS, SparseConv2d, SparseLinear, _conv_padding, _matrix, block_count,
                       is_nm24)
 
@@ -46,12 +48,13 @@ class LayerChoice:
     reason: str = ""             # why it stayed dense without timing, or "measured"/"heuristic"
     input_shape: tuple[int, ...] = ()
     times_ms: dict[str, float] = field(default_factory=dict)
+    batchnorm: str = ""          # the BatchNorm folded into this (converted) layer, if any
 
 
 def convert(model: nn.Module, *, min_sparsity: float = 0.5, measure: bool = True,
             example_inputs: Any = None, formats: Sequence[str] = FORMATS,
-            fuse_relu: bool = False, inplace: bool = False, time_budget: float = 2.0,
-            report: list[LayerChoice] | None = None) -> nn.Module:
+            fuse_relu: bool = False, fold_batchnorm: bool = True, inplace: bool = False,
+            time_budget: float = 2.0, report: list[LayerChoice] | None = None) -> nn.Module:
     """Replace pruned ``nn.Linear`` / ``nn.Conv2d`` layers by :class:`SparseLinear` /
     :class:`SparseConv2d`, keeping the dense layer wherever it is faster.
 
@@ -70,6 +73,10 @@ def convert(model: nn.Module, *, min_sparsity: float = 0.5, measure: bool = True
         formats: the formats to consider (subset of FORMATS).
         fuse_relu: fold an ``nn.ReLU`` that directly follows a converted layer in
             an ``nn.Sequential`` into the kernel (the ReLU becomes ``nn.Identity``).
+        fold_batchnorm: fold each eval-mode ``nn.BatchNorm2d`` that is the only reader
+            of a converted Conv2d's output into that conv (its bias; the BatchNorm
+            becomes ``nn.Identity``), found by a ``torch.fx`` trace; see
+            :mod:`compressor.sparse.fold`. The report names each folded BatchNorm.
         inplace: convert ``model`` itself instead of a deep copy.
         time_budget: seconds for all timing together (shared among the layers;
             each candidate is timed at least twice).
@@ -90,6 +97,7 @@ def convert(model: nn.Module, *, min_sparsity: float = 0.5, measure: bool = True
     if not time_budget >= 0:
         raise ValueError(f"convert: time_budget must be >= 0 seconds, got {time_budget}")
     target = model if inplace else copy.deepcopy(model)
+    fold_scaling_factors(target)  # a scaled layer's factors belong in the packed weight
     with torch.no_grad():
         layers = _layers(target)
         shapes = _record_shapes(target, layers, example_inputs) if measure else {}
@@ -114,12 +122,36 @@ def convert(model: nn.Module, *, min_sparsity: float = 0.5, measure: bool = True
                 choice.reason = "heuristic"
             if choice.choice != "dense":
                 converted[id(module)] = candidates[choice.choice]()
+        if fold_batchnorm:
+            _fold_batchnorms(target, layers, choices, converted)
         replace_modules(target, converted)
         if fuse_relu:
             _fuse_relu(target, set(converted.values()))
     if report is not None:
         report.extend(choices)
     return target
+
+
+# ---- BatchNorm folding ---------------------------------------------------------------------
+
+def _fold_batchnorms(model: nn.Module, layers: list[tuple[str, nn.Module]],
+                     choices: list[LayerChoice], converted: dict[int, nn.Module]) -> None:
+    """Rebuild each converted conv that a foldable BatchNorm follows from the folded
+    weights (same format) and map that BatchNorm to ``nn.Identity`` in ``converted``."""
+    convs = [(m, c) for (_, m), c in zip(layers, choices)
+             if id(m) in converted and isinstance(m, nn.Conv2d)]
+    found = batchnorm_pairs(model, [m for m, _ in convs])
+    for module, choice in convs:
+        if found.reason:
+            choice.reason += f"; BatchNorm not folded: {found.reason}"
+        if id(module) not in found.pairs:
+            continue
+        name, bn = found.pairs[id(module)]
+        sparse = converted[id(module)]
+        converted[id(module)] = SparseConv2d.from_dense(folded_conv(module, bn), format=sparse.format,
+                                                        hwc=sparse.hwc)
+        converted[id(bn)] = nn.Identity()
+        choice.batchnorm = name
 
 
 # ---- which layers, which formats ---------------------------------------------------------
