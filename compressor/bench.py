@@ -25,7 +25,8 @@ from torch import nn
 from . import data as data_mod
 from .checkpoint import load_checkpoint
 from .errors import CompressorError, DataError
-from .loading import build_from_spec, example_for, model_from_state, thin_zeroed
+from .loading import (apply_stored_masks, build_from_spec, example_for, model_from_state,
+                      thin_zeroed)
 from .scaling import fold_scaling_factors
 from .ort import INSTALL_HINT, OrtModel
 from .thinning import TOTAL, count_macs
@@ -99,11 +100,11 @@ def build_variants(path: str, *, sparse: bool = True, log=print
         log("bench: a sparse checkpoint; its layers unpacked are the "
             f"{'thinned' if state.get('thinning') else 'masked'} variant")
         return variants, state, {**variants, "sparse": unpacked}
+    masks = apply_stored_masks(final, state, str(path))  # a run stores masked weights; be sure
     if state.get("thinning"):
         variants["thinned"] = final
     else:
         variants["masked"] = final
-        masks = dict(state.get("scheduler", {}).get("masks", {}))
         thinned = copy.deepcopy(final)
         if thin_zeroed(thinned, example, masks):
             variants["thinned"] = thinned.eval()
@@ -112,8 +113,11 @@ def build_variants(path: str, *, sparse: bool = True, log=print
 
         source = variants.get("thinned", final)
         t0 = time.perf_counter()
-        variants["sparse"] = convert(source, example_inputs=(example,)).eval()
-        log(f"bench: sparse conversion took {time.perf_counter() - t0:.1f} s")
+        report: list = []
+        variants["sparse"] = convert(source, example_inputs=(example,), report=report).eval()
+        folded = sum(1 for r in report if r.batchnorm)
+        log(f"bench: sparse conversion took {time.perf_counter() - t0:.1f} s"
+            + (f"; {folded} BatchNorms folded into the sparse convs" if folded else ""))
         return variants, state, {**variants, "sparse": source}
     return variants, state, dict(variants)
 
@@ -134,6 +138,11 @@ def run_bench(path: str, *, batch_sizes=(1, 32), threads=(1,), runs: int = 50, w
         split = data_mod.load_split(spec["dataset"], "test", data_dir, limit=test_samples)
     except DataError as exc:
         log(f"bench: no accuracy ({exc})")
+    if split is not None and split.images.shape[1:] != example.shape[1:]:
+        log(f"bench: no accuracy (the {spec['dataset']} test images are "
+            f"{'x'.join(map(str, split.images.shape[1:]))}, the model takes "
+            f"{'x'.join(map(str, example.shape[1:]))})")
+        split = None
     results: dict = {"checkpoint": str(path), "arch": spec["arch"], "variants": {}, ORT: onnx_info}
     before = torch.get_num_threads()
     try:

@@ -57,6 +57,28 @@ def example_for(state: dict) -> torch.Tensor:
     return torch.zeros(1, spec["in_channels"], spec["image_size"], spec["image_size"])
 
 
+def apply_stored_masks(model: nn.Module, state: dict, source: str) -> dict[str, torch.Tensor]:
+    """Multiply the checkpoint's masks into the model's parameters; the masks that apply.
+    Masks of parameters the model no longer has (folded scaling factors) are ignored."""
+    masks = state.get("scheduler", {}).get("masks", {}) if isinstance(state.get("scheduler"), dict) else {}
+    if not isinstance(masks, dict):
+        raise CheckpointError(f"{source}: scheduler.masks is a {type(masks).__name__}, not a mapping")
+    params = dict(model.named_parameters())
+    used: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        for name, mask in masks.items():
+            if name not in params:
+                continue
+            p = params[name]
+            if not isinstance(mask, torch.Tensor) or mask.shape != p.shape:
+                shape = list(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+                raise CheckpointError(f"{source}: scheduler.masks[{name!r}] is {shape}, but the "
+                                      f"parameter has shape {list(p.shape)}")
+            p.mul_(mask.to(p.dtype))
+            used[name] = mask.bool()
+    return used
+
+
 def thin_zeroed(model: nn.Module, example: torch.Tensor, masks: dict[str, torch.Tensor]) -> int:
     """Remove, in place, the channels that ``masks`` (or zero values) empty in a whole
     dependency group, if there are any; how many were removed."""

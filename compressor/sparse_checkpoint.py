@@ -42,7 +42,8 @@ from torch import nn
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import CheckpointError, CompressorError
-from .loading import build_from_spec, example_for, inference_spec, model_from_state, thin_zeroed
+from .loading import (apply_stored_masks, build_from_spec, example_for, inference_spec,
+                      model_from_state, thin_zeroed)
 from .sparse import SparseConv2d, SparseLinear, convert, replace_modules
 from .thinning import apply_recipe, thinning_recipe
 
@@ -57,28 +58,6 @@ __all__ = ["SPARSE_PHASE", "densify", "format_summary", "is_sparse_state", "spar
 def is_sparse_state(state: dict) -> bool:
     """Whether a checkpoint was written by ``compress sparse``."""
     return "sparse" in state
-
-
-def apply_stored_masks(model: nn.Module, state: dict, source: str) -> dict[str, torch.Tensor]:
-    """Multiply the checkpoint's masks into the model's parameters; the masks that apply.
-    Masks of parameters the model no longer has (folded scaling factors) are ignored."""
-    masks = state.get("scheduler", {}).get("masks", {}) if isinstance(state.get("scheduler"), dict) else {}
-    if not isinstance(masks, dict):
-        raise CheckpointError(f"{source}: scheduler.masks is a {type(masks).__name__}, not a mapping")
-    params = dict(model.named_parameters())
-    used: dict[str, torch.Tensor] = {}
-    with torch.no_grad():
-        for name, mask in masks.items():
-            if name not in params:
-                continue
-            p = params[name]
-            if not isinstance(mask, torch.Tensor) or mask.shape != p.shape:
-                shape = list(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
-                raise CheckpointError(f"{source}: scheduler.masks[{name!r}] is {shape}, but the "
-                                      f"parameter has shape {list(p.shape)}")
-            p.mul_(mask.to(p.dtype))
-            used[name] = mask.bool()
-    return used
 
 
 def _record(module: nn.Module, batchnorm: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from compressor import bench
 from compressor.cli import main
 from compressor.ort import missing
 
-from .test_sparse_checkpoint import masked_checkpoint
+from .test_sparse_checkpoint import masked_checkpoint, resnet_checkpoint
 
 from .test_run import finished_run  # noqa: F401  (module-scoped run fixture)
 
@@ -122,3 +122,12 @@ def test_bench_of_a_sparse_checkpoint(tmp_path, capsys):
     assert sparse["nonzero_params"] == masked["nonzero_params"] < masked["params"]
     assert sparse["size_bytes"] < masked["size_bytes"]
     assert "| sparse |" in capsys.readouterr().out
+
+
+def test_bench_sparse_variant_folds_batchnorms(tmp_path, capsys):
+    src, _ = resnet_checkpoint(tmp_path / "resnet.pt")
+    assert main(["bench", str(src), *QUICK, "--no-onnx"]) == 0
+    out = capsys.readouterr().out
+    assert "20 BatchNorms folded into the sparse convs" in out and "| sparse |" in out
+    # the spec says `synthetic` (1x28x28) for a 3x32x32 model: no accuracy, no traceback
+    assert "no accuracy (the synthetic test images are 1x28x28, the model takes 3x32x32)" in out
