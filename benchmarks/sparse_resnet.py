@@ -34,8 +34,13 @@ IMAGE = 224
 def pruned_resnet18(sparsity: float = SPARSITY, image: int = IMAGE, seed: int = 0) -> nn.Module:
     """An eval-mode ResNet-18 (1000 classes) whose Conv2d / Linear weights keep only their
     largest (1 - sparsity) fraction of magnitudes, layer by layer."""
+    return pruned_model("resnet18", sparsity, image, seed)
+
+
+def pruned_model(arch: str, sparsity: float = SPARSITY, image: int = IMAGE, seed: int = 0) -> nn.Module:
+    """``pruned_resnet18`` for any architecture of ``compressor.models``."""
     torch.manual_seed(seed)
-    model = build_model("resnet18", num_classes=1000, in_channels=3, image_size=image).eval()
+    model = build_model(arch, num_classes=1000, in_channels=3, image_size=image).eval()
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
