@@ -377,11 +377,14 @@ def test_bsr_linear_rejects(mutate, error, match):
         kernels.bsr_linear(**args)
 
 
+@pytest.mark.parametrize("inp", [300, 1200])
 @pytest.mark.parametrize("fmt", ["csr", "4x1", "1x4"])
-def test_bsr_linear_rejects_out_of_range_columns_in_long_rows(isa, fmt):
+def test_bsr_linear_rejects_out_of_range_columns_in_long_rows(isa, fmt, inp):
     # Rows long enough for the vectorised column checks of the batch-1 kernels; one
     # bad column in the vector part or in the tail of one row, the other rows valid.
-    out, inp = 12, 300
+    # CSR rows of 240 and 960 weights: both prefetch distances of the batch-1 kernel
+    # (rows under / over 3 KB of values on average).
+    out = 12
     r, c = BLOCKS[fmt]
     kb = -(-inp // c)
     w = pruned(out, inp, 0.2, BLOCKS[fmt])

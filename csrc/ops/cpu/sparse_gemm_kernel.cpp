@@ -504,12 +504,15 @@ SPARSE_AVX2 SPARSE_INLINE float csr_row_avx2(const Packed& w, const float* x, in
 }
 
 // Software prefetch distances of the batch-1 kernels, in bytes of values ahead
-// (col at the same weight), into L2: the weights stream from memory once per call
-// and the hardware prefetchers stop at every 4 KB page. Measured on 4096 x 4096,
-// interleaved with dense runs that evict the weights: CSR at 90% 0.90 ms with
-// non-temporal prefetches 8 KB ahead, 0.65-0.69 ms into L1 8 KB ahead, 0.61-0.73
-// ms into L2 16 KB ahead (the best at 60%: 2.5 vs 2.9-3.5 ms); 4x1 likewise.
-constexpr int kRowsPrefetchCsr = 16384;
+// (col at the same weight): the weights stream from memory once per call. Measured
+// on 4096 x 4096, each call after a dense F.linear that evicts the weights: CSR at
+// 60-70% is fastest 16 KB ahead into L2 (60%: 2.6-3.1 ms; 4.6 ms with no software
+// prefetch, 3.1-3.7 ms 4 KB ahead into L1); rows of up to ~3 KB of values (80-95%
+// at 4096 inputs) are fastest 4 KB ahead into L1 (90%: 0.76-0.78 ms vs 0.81-0.87
+// 16 KB into L2, 0.85 none; 95%: 0.48-0.54 vs 0.47-0.58 / 0.55). 4x1 into L2.
+constexpr int kRowsPrefetchCsrFar = 16384;
+constexpr int kRowsPrefetchCsrNear = 4096;
+constexpr int64_t kRowsNearBytes = 3072;  // average values bytes per row for the near distance
 constexpr int kRowsPrefetch4x1 = 8192;
 
 // True when all n stored columns are < kb (16 per step, one compare at the end).
@@ -546,13 +549,16 @@ SPARSE_AVX2 SPARSE_INLINE __m256 x8_at(const float* x, const uint16_t* col) {
   return _mm256_insertf128_ps(_mm256_castps128_ps256(x4_at(x, c0)), x4_at(x, c1), 1);
 }
 
+template <bool Near>
 SPARSE_AVX2 SPARSE_INLINE float csr_row_loads(const float* vals, const uint16_t* col, int64_t n,
                                               const float* x) {
+  constexpr int ahead = Near ? kRowsPrefetchCsrNear : kRowsPrefetchCsrFar;
+  constexpr _mm_hint hint = Near ? _MM_HINT_T0 : _MM_HINT_T1;
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
   int64_t b = 0;
   for (; b + 16 <= n; b += 16) {
-    _mm_prefetch(reinterpret_cast<const char*>(vals + b) + kRowsPrefetchCsr, _MM_HINT_T1);
-    _mm_prefetch(reinterpret_cast<const char*>(col + b) + kRowsPrefetchCsr / 2, _MM_HINT_T1);
+    _mm_prefetch(reinterpret_cast<const char*>(vals + b) + ahead, hint);
+    _mm_prefetch(reinterpret_cast<const char*>(col + b) + ahead / 2, hint);
     a0 = _mm256_fmadd_ps(_mm256_loadu_ps(vals + b), x8_at(x, col + b), a0);
     a1 = _mm256_fmadd_ps(_mm256_loadu_ps(vals + b + 8), x8_at(x, col + b + 8), a1);
   }
@@ -602,6 +608,7 @@ SPARSE_AVX2 SPARSE_INLINE bool rows_avx2_bsr(const Packed& w, const Operands& o,
                                              int64_t r1) {
   const bool csr = w.R == 1 && w.C == 1;
   if (!csr && w.R != 4) return rows_scalar(w, o, r0, r1);
+  const bool near = csr && w.M > 0 && w.row_ptr[w.M] * int64_t{sizeof(float)} <= kRowsNearBytes * w.M;
   bool bad = false;
   for (int64_t n = 0; n < o.N; ++n) {
     const float* x = o.x + n * o.ldx;
@@ -611,8 +618,9 @@ SPARSE_AVX2 SPARSE_INLINE bool rows_avx2_bsr(const Packed& w, const Operands& o,
       // Rows with a column out of range take the clamping kernels (which set bad).
       const bool ok = cols_in_range(w.col + b, e - b, w.kb);
       if (csr) {
-        const float v = ok ? csr_row_loads(w.values + b, w.col + b, e - b, x)
-                           : csr_row_avx2(w, x, r, bad);
+        const float v = !ok  ? csr_row_avx2(w, x, r, bad)
+                        : near ? csr_row_loads<true>(w.values + b, w.col + b, e - b, x)
+                               : csr_row_loads<false>(w.values + b, w.col + b, e - b, x);
         y[r] = epilogue(v, o, r);
       } else {
         const f32x4 a = ok ? block4x1_row_pairs(w.values + b * 4, w.col + b, e - b, x)
