@@ -10,9 +10,9 @@
 // Rows layout (spmv, batch 1): bandwidth-bound, so the weight bytes decide the
 // speed: 4-byte values with 2-byte indices (CSR), 1 byte per 2 values (2:4). For
 // CSR (AVX2 / AVX-512) x is copied into a buffer of 65536 floats, so that every
-// 16-bit column reads inside it, and assembled from scalar loads (vinsertps:
-// 4096 x 4096 at 90% went from 1.1 ms with 8-wide gathers to 0.7-0.9 ms); the
-// largest column is tracked on the way and a bad one reported after the pass. The
+// 16-bit column reads inside it, and assembled from scalar loads (vinsertps),
+// which beat 8-wide gathers here; the largest column is tracked on the way and a
+// bad one reported after the pass. The
 // columns of a 4x1 block row are range-checked once, vectorised, then x is
 // broadcast per block; a row with a bad column takes the clamping kernel. Software
 // prefetch of the weight streams in both.
@@ -206,7 +206,7 @@ constexpr int kUnroll = Regs >= 4 ? 1 : (Regs >= 2 ? 2 : 4);
 
 // Software prefetch distance of the columns layout, in floats of values / entries
 // of col: the hardware prefetchers lose the weight streams at every 4 KB page and
-// on each new row (measured on 4096 x 4096 at 60%, batch 64: 34 -> 20 ms).
+// on each new row (4096 x 4096 at 60%, batch 64: 20 ms with it, 34 ms without).
 constexpr int kPrefetchAhead = COMPRESSOR_SPARSE_PF;
 
 // Block rows [br0, br1) of a BSR weight over one column tile of NV vectors: U
@@ -521,8 +521,8 @@ SPARSE_AVX2 SPARSE_INLINE __m256 x8_at(const float* x, const uint16_t* col) {
 // The largest column is tracked on the way (8 lanes of 16 bits in `top`) instead of a
 // separate range-check pass over the row: x is a copy padded to 65536 floats, so any
 // 16-bit column reads inside it, and a column >= in_features is reported after the
-// pass (4096 x 4096 at 90%, weights evicted by a dense F.linear between calls: 3-9%
-// faster than a range-check pass first, faster in 33-38 of 50 paired rounds at 70-95%).
+// pass (4096 x 4096 at 70-95%, weights evicted by a dense F.linear between calls:
+// 3-9% faster than a range-check pass first).
 template <bool Near>
 SPARSE_AVX2 SPARSE_INLINE float csr_row_loads(const float* vals, const uint16_t* col, int64_t n,
                                               const float* x, __m128i& top) {
@@ -690,8 +690,8 @@ SPARSE_AVX512 SPARSE_INLINE float nm24_row_avx512(const Packed& w, const float* 
   return s;
 }
 
-// 2:4 rows use the permute kernel; CSR the 8-wide gathers of the AVX2 kernel (they
-// beat 16-wide ones on Zen 4 by ~10%); 4x1 / 1x4 blocks the 4-lane kernel.
+// 2:4 rows use the permute kernel; BSR rows the AVX2 kernels (compiled for
+// AVX-512 here), whose CSR loads beat 16-wide gathers.
 SPARSE_AVX512 bool rows_avx512(const Packed& w, const Operands& o, int64_t r0, int64_t r1) {
   if (!w.nm24) return rows_avx2_bsr(w, o, r0, r1);
   for (int64_t n = 0; n < o.N; ++n) {

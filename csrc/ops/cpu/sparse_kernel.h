@@ -77,7 +77,7 @@ struct Operands {
 
 // Scratch memory of the calling thread that survives calls: allocating and
 // freeing a megabyte per call costs fresh pages (faults, zeroing) every time,
-// measured at 2.5 ms on a 5.5 ms product. release_scratch() frees a buffer that
+// up to about half of a product's time. release_scratch() frees a buffer that
 // grew above kScratchKeep floats, once its user is done with it.
 enum class Scratch { kXTile, kYTile, kShared, kIm2col, kCount };
 float* scratch(Scratch which, int64_t floats);
