@@ -2,12 +2,13 @@
 //
 // Importing it loads this shared object, whose static initialisers register the
 // torch.ops.compressor.* operators (see csrc/ops/). The Python-visible functions
-// here only describe the build.
+// here only describe the build and the CPU.
+#include <c10/util/Exception.h>
 #include <pybind11/pybind11.h>
 
 #include <string>
 
-#include "ops/cpu/isa.h"
+#include "cpu/isa.h"
 
 namespace py = pybind11;
 
@@ -21,6 +22,16 @@ PYBIND11_MODULE(_C, m) {
     return false;
 #endif
   });
-  m.def("cpu_isa", [] { return std::string(compressor::cpu::best_isa_name()); },
-        "Best instruction set the CPU kernels dispatch to on this machine.");
+  m.def(
+      "cpu_isa",
+      [] {
+        try {
+          return std::string(compressor::cpu::isa_name(compressor::cpu::selected_isa()));
+        } catch (const c10::Error& e) {
+          throw py::value_error(e.what_without_backtrace());
+        }
+      },
+      "The instruction set the sparse kernels run on: 'avx512', 'avx2' or 'portable'; the best\n"
+      "this CPU has, lowered by COMPRESSOR_SPARSE_ISA (read on every call). Raises ValueError\n"
+      "for a COMPRESSOR_SPARSE_ISA that is not one of those names.");
 }

@@ -19,8 +19,8 @@ OPS = torch.ops.compressor
 BLOCKS = {"csr": (1, 1), "4x1": (4, 1), "1x4": (1, 4)}
 SPARSITIES = [0.0, 0.5, 0.9, 1.0]
 # Every instruction-set variant this CPU can run (the kernels pick by COMPRESSOR_SPARSE_ISA).
-ISAS = {"avx512f": ["avx512", "avx2", "portable"], "avx2": ["avx2", "portable"]}.get(
-    _C.cpu_isa(), ["portable"])
+_LEVELS = ["portable", "avx2", "avx512"]
+ISAS = _LEVELS[:_LEVELS.index(_C.cpu_isa()) + 1][::-1]
 
 
 @pytest.fixture(params=ISAS)

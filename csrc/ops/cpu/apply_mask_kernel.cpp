@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "ops/cpu/isa.h"
+#include "cpu/isa.h"
 #include "ops/mask_checks.h"
 
 namespace compressor::cpu {

@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "ops/cpu/isa.h"
+#include "cpu/isa.h"
 #include "ops/mask_checks.h"
 
 namespace compressor::cpu {

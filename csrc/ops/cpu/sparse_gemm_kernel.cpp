@@ -55,6 +55,7 @@
 #define COMPRESSOR_SPARSE_X86 0
 #endif
 
+#include "cpu/isa.h"
 #include "ops/cpu/sparse_kernel.h"
 
 #ifndef COMPRESSOR_SPARSE_PF
@@ -62,34 +63,6 @@
 #endif
 
 namespace compressor::cpu::sparse {
-
-// ---- ISA selection ----------------------------------------------------------------------
-
-namespace {
-
-Isa best_isa() {
-#if COMPRESSOR_SPARSE_X86
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")) {
-    return Isa::kAvx512;
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
-#endif
-  return Isa::kPortable;
-}
-
-}  // namespace
-
-Isa selected_isa() {
-  static const Isa best = best_isa();
-  const char* env = std::getenv("COMPRESSOR_SPARSE_ISA");
-  if (env == nullptr || *env == '\0') return best;
-  Isa want = best;
-  if (std::strcmp(env, "portable") == 0) want = Isa::kPortable;
-  if (std::strcmp(env, "avx2") == 0) want = Isa::kAvx2;
-  return static_cast<int>(want) < static_cast<int>(best) ? want : best;
-}
 
 namespace {
 
@@ -711,16 +684,20 @@ struct IsaFns {
   int lanes;
 };
 
+// The kernels of selected_isa() (throws for a bad COMPRESSOR_SPARSE_ISA).
 IsaFns isa_fns() {
+  const Isa isa = selected_isa();
 #if COMPRESSOR_SPARSE_X86
-  switch (selected_isa()) {
+  switch (isa) {
     case Isa::kAvx512:
       return {&tile_avx512, &rows_avx512, &max_col_avx512, 16};
     case Isa::kAvx2:
       return {&tile_avx2, &rows_avx2, &max_col_avx2, 8};
-    default:
+    case Isa::kPortable:
       break;
   }
+#else
+  (void)isa;
 #endif
   return {&tile_portable, &rows_portable, &max_col_portable, 4};
 }

@@ -18,19 +18,16 @@
 //     indices uint8   [M, G]            bits 0-1: position of values[m, g, 0] in the
 //                                       group, bits 2-3: position of values[m, g, 1]
 //   Positions always address a column < K; unused slots hold the value 0.
+//
+// Every entry point runs the kernels of compressor::cpu::selected_isa()
+// (csrc/cpu/isa.h) and throws its error for a bad COMPRESSOR_SPARSE_ISA before
+// any work starts.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 namespace compressor::cpu::sparse {
-
-enum class Isa { kPortable = 0, kAvx2 = 1, kAvx512 = 2 };
-
-// The best ISA of this CPU, lowered by the environment variable
-// COMPRESSOR_SPARSE_ISA=portable|avx2|avx512 (used by tests to run every variant;
-// asking for more than the CPU has gives what it has).
-Isa selected_isa();
 
 // A packed weight whose tensors were validated by the caller.
 struct Packed {

@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "ops/cpu/isa.h"
+#include "cpu/isa.h"
 #include "ops/mask_checks.h"
 
 namespace compressor::cpu {

@@ -7,7 +7,7 @@
 // writes it once. Elements are copied as raw bits (by element size), so every
 // dtype of one size shares one code path. Work is split over output rows.
 //
-// Paths, fastest first: with AVX-512 (runtime check), 4- and 8-byte elements,
+// Paths, fastest first: on an AVX-512 CPU (cpu/isa.h), 4- and 8-byte elements,
 // packed rows and increasing kept columns (as thinning always has), each row
 // is packed with masked loads + vpcompress + masked stores; else runs of
 // consecutive kept columns are copied with one memcpy each when the runs are
@@ -27,6 +27,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "cpu/isa.h"
 #include "ops/mask_checks.h"
 
 namespace compressor::cpu {
@@ -164,10 +165,6 @@ __attribute__((target("avx512f"))) void compress_rows(const U* src, U* dst, cons
   }
 }
 
-bool has_avx512f() {
-  static const bool yes = (__builtin_cpu_init(), __builtin_cpu_supports("avx512f"));
-  return yes;
-}
 #endif
 
 // Bit masks of the kept elements of a packed row (`inner` elements per kept
@@ -192,7 +189,7 @@ bool try_compress(const U* src, U* dst, const int64_t* oi, int64_t n_out, const 
 #ifdef COMPRESSOR_HAS_COMPRESS
   constexpr size_t kSize = sizeof(U);
   if constexpr (kSize == 4 || kSize == 8) {
-    if (!packed || s1 != inner || n_in == 0 || !has_avx512f()) return false;
+    if (!packed || s1 != inner || n_in == 0 || hardware_isa() != Isa::kAvx512) return false;
     const auto masks = row_masks<LaneMask<U>, 64 / kSize>(ii, n_in, size_in, inner);
     if (masks.empty()) return false;
     at::parallel_for(0, n_out, grain, [&](int64_t b, int64_t e) {
