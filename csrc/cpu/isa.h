@@ -2,10 +2,9 @@
 // CPU what it supports.
 //
 // Two mechanisms pick ISA-specific code:
-// * The sparse engine (csrc/ops/cpu/sparse_gemm_kernel.cpp) and the thinning
-//   gather dispatch explicitly. The engine follows selected_isa(), which
-//   compressor._C.cpu_isa() reports; the gather's AVX-512 path follows
-//   hardware_isa().
+// * The sparse engine (csrc/cpu/sparse/) and the thinning gather dispatch
+//   explicitly. The engine follows selected_isa(), which compressor._C.cpu_isa()
+//   reports; the gather's AVX-512 path follows hardware_isa().
 // * Element-wise loops of the mask and structured kernels are compiled as GCC
 //   target_clones (COMPRESSOR_ISA_CLONES below). The dynamic loader picks one
 //   clone per process from the CPU alone (the avx512f clone on any CPU with

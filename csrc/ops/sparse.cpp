@@ -1,14 +1,15 @@
 // Schemas of the sparse inference operators, torch.ops.compressor.sparse_*.
 //
-// Formats (see csrc/ops/cpu/sparse_kernel.h for the exact layout):
+// Formats (see csrc/cpu/sparse/engine.h for the exact layout):
 //   bsr  = block CSR with block shape (R, C) in {(1, 1), (4, 1), (1, 4)}:
 //          values float32 [nblocks, R, C], col_idx int16 [nblocks] (block columns,
 //          read as uint16), row_ptr int64 [ceil(out / R) + 1]. (1, 1) is CSR.
 //   nm24 = 2:4 (at most 2 non-zeros in every group of 4 consecutive inputs):
 //          values float32 [out, ceil(in / 4), 2], indices uint8 [out, ceil(in / 4)].
 //
-// Kernels: csrc/ops/cpu/sparse_*_kernel.cpp. Typed wrappers and fake (meta)
-// implementations: compressor/sparse/kernels.py. Inference only: no autograd.
+// Kernels: csrc/ops/cpu/sparse_*_kernel.cpp, on the engine in csrc/cpu/sparse/.
+// Typed wrappers and fake (meta) implementations: compressor/sparse/kernels.py.
+// Inference only: no autograd.
 #include <torch/library.h>
 
 TORCH_LIBRARY_FRAGMENT(compressor, m) {

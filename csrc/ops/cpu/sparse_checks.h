@@ -2,7 +2,7 @@
 // strided, CPU, dtype, shape, contiguity of the packed tensors) and the packed
 // format's invariants that a kernel relies on are verified in O(rows) before a
 // data pointer is read. Messages read "compressor.<op>: <argument> must ..., got ...".
-// Block column indices are bounded inside the kernels (see sparse_kernel.h).
+// Block column indices are bounded inside the engine (csrc/cpu/sparse/engine.h).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "ops/cpu/sparse_kernel.h"
+#include "cpu/sparse/engine.h"
 #include "ops/mask_checks.h"
 
 namespace compressor::cpu::sparse {

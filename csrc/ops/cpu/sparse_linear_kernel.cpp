@@ -12,8 +12,8 @@
 #include <cstdlib>
 #include <optional>
 
+#include "cpu/sparse/engine.h"
 #include "ops/cpu/sparse_checks.h"
-#include "ops/cpu/sparse_kernel.h"
 
 namespace compressor::cpu::sparse {
 namespace {

@@ -1,6 +1,6 @@
 // CPU kernels of compressor::sparse_bsr_pack and compressor::sparse_nm24_pack
 // (schemas: csrc/ops/sparse.cpp): a dense 2-D weight into the packed formats of
-// csrc/ops/cpu/sparse_kernel.h. Built once per layer; two parallel passes over
+// csrc/cpu/sparse/engine.h. Built once per layer; two parallel passes over
 // the weight (count, then fill), so the result does not depend on the threads.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>

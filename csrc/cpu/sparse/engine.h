@@ -1,8 +1,10 @@
-// Internal interface of the sparse inference kernels (CPU).
+// The sparse inference engine (CPU): packed sparse weight times dense
+// activations, with no dispatcher or tensor types in its interface.
 //
-// Schemas: csrc/ops/sparse.cpp. Packing: sparse_pack_kernel.cpp. The ISA-specific
-// compute engine: sparse_gemm_kernel.cpp. The operators (argument checks, layouts,
-// im2col): sparse_linear_kernel.cpp and sparse_conv_kernel.cpp.
+// Callers: the operators in csrc/ops/cpu/sparse_*_kernel.cpp (argument checks,
+// output tensors). Sources: spmm.cpp (columns layout), spmv.cpp (rows layout),
+// conv.cpp (convolutions), generic.h (the ISA-neutral vector kernels),
+// scratch.cpp and split.cpp (memory and work split shared by all of them).
 //
 // Packed weight formats of a weight W[M, K] (M outputs, K inputs):
 //
@@ -99,7 +101,7 @@ bool spmm(const Packed& w, const Operands& o);
 bool spmv(const Packed& w, const Operands& o);
 
 // Building blocks for callers that tile the columns themselves (the direct
-// convolution, sparse_conv_kernel.cpp).
+// convolution, conv.cpp).
 //
 // spmm_tile computes y[m, 0 : nv * spmm_lanes()] (bias, relu) for the rows m of
 // row units [r0, r1) (block rows for BSR, rows for 2:4), with x rows addressed
