@@ -1,7 +1,8 @@
 // Schemas of the mask operators, torch.ops.compressor.*.
 //
-// Kernels: csrc/ops/cpu/magnitude_kernel.cpp and csrc/ops/cpu/apply_mask_kernel.cpp.
-// Typed Python wrappers and fake (meta) implementations: compressor/ops.py.
+// Kernels: csrc/ops/cpu/masks_select_kernel.cpp (the selection ops) and
+// csrc/ops/cpu/masks_apply_kernel.cpp (apply_mask_). Typed Python wrappers and
+// fake (meta) implementations: compressor/ops/masks.py.
 //
 // A fragment, not TORCH_LIBRARY: only one TORCH_LIBRARY block may exist per
 // namespace, and other op families add their own fragments to `compressor`.

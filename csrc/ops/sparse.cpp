@@ -8,7 +8,7 @@
 //          values float32 [out, ceil(in / 4), 2], indices uint8 [out, ceil(in / 4)].
 //
 // Kernels: csrc/ops/cpu/sparse_*_kernel.cpp, on the engine in csrc/cpu/sparse/.
-// Typed wrappers and fake (meta) implementations: compressor/sparse/kernels.py.
+// Typed wrappers and fake (meta) implementations: compressor/ops/sparse.py.
 // Inference only: no autograd.
 #include <torch/library.h>
 

@@ -1,7 +1,7 @@
 // Schemas of the structured-pruning criteria, torch.ops.compressor.*.
 //
 // Kernels: csrc/ops/cpu/structured_kernel.cpp. Typed Python wrappers and fake
-// (meta) implementations: compressor/pruning/criteria_ops.py.
+// (meta) implementations: compressor/ops/structured.py.
 //
 // Shared conventions:
 // * w is a floating tensor (float32, float16, bfloat16, float64) of any shape

@@ -1,7 +1,7 @@
 // Schema of the thinning gather, torch.ops.compressor.gather_channels.
 //
 // Kernel: csrc/ops/cpu/thinning_kernel.cpp. Typed Python wrapper and fake
-// (meta) implementation: compressor/thinning/gather.py.
+// (meta) implementation: compressor/ops/thinning.py.
 #include <torch/library.h>
 
 TORCH_LIBRARY_FRAGMENT(compressor, m) {

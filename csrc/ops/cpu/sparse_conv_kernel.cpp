@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "cpu/sparse/conv.h"
-#include "ops/cpu/sparse_checks.h"
+#include "ops/checks/sparse.h"
 
 namespace compressor::cpu::sparse {
 namespace {

@@ -13,7 +13,7 @@
 #include <optional>
 
 #include "cpu/sparse/engine.h"
-#include "ops/cpu/sparse_checks.h"
+#include "ops/checks/sparse.h"
 
 namespace compressor::cpu::sparse {
 namespace {

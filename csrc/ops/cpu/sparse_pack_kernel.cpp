@@ -11,7 +11,7 @@
 #include <limits>
 #include <tuple>
 
-#include "ops/cpu/sparse_checks.h"
+#include "ops/checks/sparse.h"
 
 namespace compressor::cpu::sparse {
 namespace {

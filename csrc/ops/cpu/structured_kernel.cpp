@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "cpu/isa.h"
-#include "ops/mask_checks.h"
+#include "ops/checks/masks.h"
 
 namespace compressor::cpu {
 namespace {

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "cpu/isa.h"
-#include "ops/mask_checks.h"
+#include "ops/checks/masks.h"
 
 namespace compressor::cpu {
 namespace {
@@ -38,12 +38,7 @@ constexpr const char* kOp = "gather_channels";
 bool is_gather_dtype(at::ScalarType st) { return is_mask_float(st) || st == at::kBool; }
 
 void check_weight(const at::Tensor& w) {
-  TORCH_CHECK(w.defined(), "compressor.gather_channels: w is an undefined tensor");
-  TORCH_CHECK(w.layout() == at::kStrided,
-              "compressor.gather_channels: w must be a dense (strided) tensor, got layout ", w.layout());
-  TORCH_CHECK(w.device().is_cpu(),
-              "compressor.gather_channels: w must be on the CPU (no kernel for its device is built), "
-              "got device ", w.device());
+  check_dense_cpu(kOp, "w", w);
   TORCH_CHECK(is_gather_dtype(w.scalar_type()),
               "compressor.gather_channels: w must be torch.float32, torch.float16, torch.bfloat16, "
               "torch.float64 or torch.bool, got ", dtype_name(w.scalar_type()));

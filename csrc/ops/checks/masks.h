@@ -1,4 +1,5 @@
-// Argument checks shared by the mask kernels (any backend).
+// Argument checks of the mask operators (masks.cpp), shared with the
+// structured-pruning and thinning kernels, which take the same weights.
 //
 // Every kernel validates its arguments with these before it touches a data
 // pointer. Messages read "compressor.<op>: <argument> must ..., got ...".
@@ -8,12 +9,9 @@
 
 #include <string>
 
-namespace compressor {
+#include "ops/checks/common.h"
 
-// "torch.float32" rather than ATen's "Float".
-inline std::string dtype_name(at::ScalarType st) {
-  return "torch." + std::string(c10::getDtypeNames(st).first);
-}
+namespace compressor {
 
 inline bool is_mask_float(at::ScalarType st) {
   return st == at::kFloat || st == at::kHalf || st == at::kBFloat16 || st == at::kDouble;
@@ -21,11 +19,7 @@ inline bool is_mask_float(at::ScalarType st) {
 
 // A dense CPU tensor of a floating dtype the mask kernels support.
 inline void check_float_cpu(const char* op, const std::string& arg, const at::Tensor& t) {
-  TORCH_CHECK(t.defined(), "compressor.", op, ": ", arg, " is an undefined tensor");
-  TORCH_CHECK(t.layout() == at::kStrided, "compressor.", op, ": ", arg,
-              " must be a dense (strided) tensor, got layout ", t.layout());
-  TORCH_CHECK(t.device().is_cpu(), "compressor.", op, ": ", arg,
-              " must be on the CPU (no kernel for its device is built), got device ", t.device());
+  check_dense_cpu(op, arg, t);
   TORCH_CHECK(is_mask_float(t.scalar_type()), "compressor.", op, ": ", arg,
               " must be torch.float32, torch.float16, torch.bfloat16 or torch.float64, got ",
               dtype_name(t.scalar_type()));

@@ -17,7 +17,7 @@
 #include <cstring>
 
 #include "cpu/isa.h"
-#include "ops/mask_checks.h"
+#include "ops/checks/masks.h"
 
 namespace compressor::cpu {
 namespace {

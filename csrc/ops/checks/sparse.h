@@ -11,16 +11,12 @@
 #include <string>
 
 #include "cpu/sparse/engine.h"
-#include "ops/mask_checks.h"
+#include "ops/checks/common.h"
 
 namespace compressor::cpu::sparse {
 
 inline void check_tensor(const char* op, const char* arg, const at::Tensor& t, at::ScalarType dtype) {
-  TORCH_CHECK(t.defined(), "compressor.", op, ": ", arg, " is an undefined tensor");
-  TORCH_CHECK(t.layout() == at::kStrided, "compressor.", op, ": ", arg,
-              " must be a dense (strided) tensor, got layout ", t.layout());
-  TORCH_CHECK(t.device().is_cpu(), "compressor.", op, ": ", arg,
-              " must be on the CPU (no kernel for its device is built), got device ", t.device());
+  check_dense_cpu(op, arg, t);
   TORCH_CHECK(t.scalar_type() == dtype, "compressor.", op, ": ", arg, " must be ", dtype_name(dtype),
               ", got ", dtype_name(t.scalar_type()));
 }
