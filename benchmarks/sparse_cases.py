@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
-from compressor.sparse import kernels
+from compressor.ops import sparse as sparse_ops
 from compressor.sparse.modules import pack
 
 from mask_cases import bench_threads  # noqa: F401  (re-exported: COMPRESSOR_BENCH_THREADS)
@@ -138,8 +138,8 @@ def cases(spec: Spec) -> dict[str, Case]:
 
         def ours() -> torch.Tensor:
             if spec.fmt == "2:4":
-                return kernels.nm24_linear(x, packed["values"], packed["indices"], spec.inp)
-            return kernels.bsr_linear(x, packed["values"], packed["col_idx"], packed["row_ptr"],
+                return sparse_ops.nm24_linear(x, packed["values"], packed["indices"], spec.inp)
+            return sparse_ops.bsr_linear(x, packed["values"], packed["col_idx"], packed["row_ptr"],
                                       spec.out, spec.inp)
 
         runs = {"compressor": ours, "torch dense": lambda: F.linear(x, w),
@@ -156,7 +156,7 @@ def cases(spec: Spec) -> dict[str, Case]:
             cols = F.unfold(x, k, padding=p, stride=s)
             return torch.stack([csr @ c for c in cols]).view(-1, spec.out, out_hw, out_hw)
 
-        runs = {"compressor": lambda: kernels.bsr_conv2d(x, packed["values"], packed["col_idx"],
+        runs = {"compressor": lambda: sparse_ops.bsr_conv2d(x, packed["values"], packed["col_idx"],
                                                          packed["row_ptr"], shape, None, s, p),
                 "torch dense": lambda: F.conv2d(x, w4, None, s, p), "torch CSR": torch_csr}
         expected = F.conv2d(x, w4, None, s, p)

@@ -21,7 +21,7 @@ import pytest
 import torch
 from mask_cases import bench_threads
 
-from compressor.pruning import criteria_ops as cops
+from compressor.ops import structured as cops
 
 # name -> (full shape, small shape)
 SHAPES = {

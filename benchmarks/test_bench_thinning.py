@@ -23,7 +23,8 @@ import torchvision
 
 from compressor.graph import find_groups, group_zero_masks
 from compressor.models import build_model
-from compressor.thinning import gather_channels, plan_thinning, thin_model
+from compressor.ops import gather_channels
+from compressor.thinning import plan_thinning, thin_model
 
 KEEP = 0.7
 MIN_SPEEDUP = 1.5

@@ -1,4 +1,4 @@
-"""The C++ mask ops against pure-PyTorch references (compressor/ops.py, csrc/ops/)."""
+"""The C++ mask ops against pure-PyTorch references (compressor/ops/masks.py, csrc/ops/)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from torch.nn.utils import prune
 
 import compressor
 from compressor import ops
+from compressor.ops import _checks
 
 OPS = torch.ops.compressor
 DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.float64]
@@ -479,7 +480,7 @@ def test_apply_mask_device_mismatch():
 
 def test_device_without_kernel(monkeypatch):
     # No GPU here: pretend the CPU has no kernel to see the wrapper's message.
-    monkeypatch.setitem(ops._KERNEL_DEVICES, "magnitude_mask", frozenset({"meta"}))
+    monkeypatch.setitem(_checks.KERNEL_DEVICES, "magnitude_mask", frozenset({"meta"}))
     with pytest.raises(ValueError, match=r"compressor\.magnitude_mask: w is on cpu, but "
                                          r"compressor has no kernel for that device \(built "
                                          r"with(out)? CUDA\); move it to the CPU"):

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import compressor._C as _C
-from compressor.sparse import FORMATS, SparseConv2d, SparseLinear, convert, kernels
+from compressor.ops import sparse as sparse_ops
+from compressor.sparse import FORMATS, SparseConv2d, SparseLinear, convert
 from compressor.sparse.modules import is_nm24, pack, unpack
 
 OPS = torch.ops.compressor
@@ -68,8 +69,8 @@ def close(actual: torch.Tensor, expected: torch.Tensor, k: int) -> None:
 
 def sparse_linear(x, fmt, packed, out, inp, bias=None, relu=False):
     if fmt == "2:4":
-        return kernels.nm24_linear(x, packed["values"], packed["indices"], inp, bias, relu)
-    return kernels.bsr_linear(x, packed["values"], packed["col_idx"], packed["row_ptr"], out, inp,
+        return sparse_ops.nm24_linear(x, packed["values"], packed["indices"], inp, bias, relu)
+    return sparse_ops.bsr_linear(x, packed["values"], packed["col_idx"], packed["row_ptr"], out, inp,
                               bias, relu)
 
 
@@ -272,11 +273,11 @@ def test_conv2d_direct_two_threads(fmt, monkeypatch):
 
 def test_conv2d_direct_rejects_out_of_range_columns():
     """A corrupt column is reported before the direct path indexes its row table."""
-    v, c, r = kernels.bsr_pack(pruned(8, 27, 0.5))
+    v, c, r = sparse_ops.bsr_pack(pruned(8, 27, 0.5))
     c = c.clone()
     c[0] = 27  # column 27 of a 27-column weight
     with pytest.raises(RuntimeError, match="col_idx holds a block column >= "):
-        kernels.bsr_conv2d(torch.randn(1, 3, 20, 20), v, c, r, (8, 3, 3, 3), padding=1)
+        sparse_ops.bsr_conv2d(torch.randn(1, 3, 20, 20), v, c, r, (8, 3, 3, 3), padding=1)
 
 
 # ---- packing -----------------------------------------------------------------------------
@@ -304,14 +305,14 @@ def test_pack_16_bit_columns_and_nan():
     w = torch.zeros(2, 65536)
     w[0, 65535] = 1.5
     w[1, 40000] = float("nan")  # NaN counts as non-zero
-    v, c, r = kernels.bsr_pack(w)
+    v, c, r = sparse_ops.bsr_pack(w)
     assert v.numel() == 2 and (c.long() & 0xFFFF).tolist() == [65535, 40000]
     x = torch.randn(1, 65536)
-    y = kernels.bsr_linear(x, v, c, r, 2, 65536)
+    y = sparse_ops.bsr_linear(x, v, c, r, 2, 65536)
     assert y[0, 0] == 1.5 * x[0, 65535] and y[0, 1].isnan()
     with pytest.raises(RuntimeError, match="at most 65536"):
-        kernels.bsr_pack(torch.zeros(1, 65537))
-    kernels.bsr_pack(torch.zeros(1, 65537 * 4 - 4), (1, 4))  # 65536 block columns fit
+        sparse_ops.bsr_pack(torch.zeros(1, 65537))
+    sparse_ops.bsr_pack(torch.zeros(1, 65537 * 4 - 4), (1, 4))  # 65536 block columns fit
 
 
 def test_pack_rejects_bad_arguments():
@@ -320,23 +321,23 @@ def test_pack_rejects_bad_arguments():
         w = torch.zeros(3, 9)
         w[1, 4:7] = 1
         w[2, :] = 1
-        kernels.nm24_pack(w)
+        sparse_ops.nm24_pack(w)
     with pytest.raises(RuntimeError, match=r"block shape .* must be \(1, 1\), \(4, 1\) or \(1, 4\)"):
-        kernels.bsr_pack(torch.ones(4, 4), (2, 2))
+        sparse_ops.bsr_pack(torch.ones(4, 4), (2, 2))
     with pytest.raises(RuntimeError, match="weight must be torch.float32, got torch.float64"):
-        kernels.bsr_pack(torch.ones(4, 4, dtype=torch.float64))
+        sparse_ops.bsr_pack(torch.ones(4, 4, dtype=torch.float64))
     with pytest.raises(RuntimeError, match="weight must be 2-D"):
-        kernels.nm24_pack(torch.ones(4))
+        sparse_ops.nm24_pack(torch.ones(4))
     with pytest.raises(TypeError, match="weight must be a torch.Tensor"):
-        kernels.bsr_pack([[1.0]])
+        sparse_ops.bsr_pack([[1.0]])
     with pytest.raises(ValueError, match="block_shape must be"):
-        kernels.bsr_pack(torch.ones(4, 4), (1, 1, 1))
+        sparse_ops.bsr_pack(torch.ones(4, 4), (1, 1, 1))
 
 
 # ---- invalid inputs ----------------------------------------------------------------------
 
 def _csr(out=6, inp=8):
-    return kernels.bsr_pack(pruned(out, inp, 0.5))
+    return sparse_ops.bsr_pack(pruned(out, inp, 0.5))
 
 
 @pytest.mark.parametrize("mutate, error, match", [
@@ -374,7 +375,7 @@ def test_bsr_linear_rejects(mutate, error, match):
             "in_features": 8, "bias": None}
     mutate(args)
     with pytest.raises(error, match=match):
-        kernels.bsr_linear(**args)
+        sparse_ops.bsr_linear(**args)
 
 
 @pytest.mark.parametrize("inp", [300, 1200])
@@ -388,10 +389,10 @@ def test_bsr_linear_rejects_out_of_range_columns_in_long_rows(isa, fmt, inp):
     r, c = BLOCKS[fmt]
     kb = -(-inp // c)
     w = pruned(out, inp, 0.2, BLOCKS[fmt])
-    values, col_idx, row_ptr = kernels.bsr_pack(w, (r, c))
+    values, col_idx, row_ptr = sparse_ops.bsr_pack(w, (r, c))
     for batch in (1, 2, 5):
         x = torch.randn(batch, inp)
-        close(kernels.bsr_linear(x, values, col_idx, row_ptr, out, inp), ref_linear(x, w), inp)
+        close(sparse_ops.bsr_linear(x, values, col_idx, row_ptr, out, inp), ref_linear(x, w), inp)
     row = 1
     begin, end = int(row_ptr[row]), int(row_ptr[row + 1])
     assert end - begin >= 40
@@ -400,24 +401,24 @@ def test_bsr_linear_rejects_out_of_range_columns_in_long_rows(isa, fmt, inp):
         cols[at] = bad if bad < 32768 else bad - 65536  # stored as int16, read as uint16
         for batch in (1, 2, 5):
             with pytest.raises(RuntimeError, match="col_idx holds a block column"):
-                kernels.bsr_linear(torch.randn(batch, inp), values, cols, row_ptr, out, inp)
+                sparse_ops.bsr_linear(torch.randn(batch, inp), values, cols, row_ptr, out, inp)
 
 
 def test_nm24_and_conv_reject():
-    v, i = kernels.nm24_pack(two_four(torch.randn(6, 10)))
+    v, i = sparse_ops.nm24_pack(two_four(torch.randn(6, 10)))
     x = torch.randn(2, 10)
     with pytest.raises(RuntimeError, match=r"values must have shape \[out_features, ceil"):
-        kernels.nm24_linear(x, v, i, 13)
+        sparse_ops.nm24_linear(x, v, i, 13)
     with pytest.raises(RuntimeError, match="indices must be torch.uint8"):
-        kernels.nm24_linear(x, v, i.short(), 10)
+        sparse_ops.nm24_linear(x, v, i.short(), 10)
     with pytest.raises(RuntimeError, match=r"indices must have shape"):
-        kernels.nm24_linear(x, v, i[:5], 10)
-    v, c, r = kernels.bsr_pack(pruned(4, 27, 0.5))
+        sparse_ops.nm24_linear(x, v, i[:5], 10)
+    v, c, r = sparse_ops.bsr_pack(pruned(4, 27, 0.5))
     img = torch.randn(1, 3, 5, 5)
 
     def conv(**kw):
         args = {"x": img, "values": v, "col_idx": c, "row_ptr": r, "weight_shape": (4, 3, 3, 3)}
-        return kernels.bsr_conv2d(**{**args, **kw})
+        return sparse_ops.bsr_conv2d(**{**args, **kw})
 
     with pytest.raises(RuntimeError, match="smaller than the dilated kernel"):
         conv(dilation=3)
@@ -437,9 +438,9 @@ def test_nm24_and_conv_reject():
         conv(weight_shape=(4, 3, 0, 3))
     with pytest.raises(ValueError, match="weight_shape must be an int or a sequence of 4"):
         conv(weight_shape=(4, 3, 3))
-    vn, ind = kernels.nm24_pack(two_four(torch.randn(4, 27)))
+    vn, ind = sparse_ops.nm24_pack(two_four(torch.randn(4, 27)))
     with pytest.raises(RuntimeError, match="values must have out_channels = 5 rows"):
-        kernels.nm24_conv2d(img, vn, ind, (5, 3, 3, 3))
+        sparse_ops.nm24_conv2d(img, vn, ind, (5, 3, 3, 3))
 
 
 # ---- opcheck -----------------------------------------------------------------------------
@@ -452,17 +453,17 @@ def test_opcheck_every_op():
     torch.library.opcheck(OPS.sparse_bsr_pack.default, (w, 4, 1))
     torch.library.opcheck(OPS.sparse_nm24_pack.default, (w24,))
     for rc in [(1, 1), (4, 1), (1, 4)]:
-        v, c, r = kernels.bsr_pack(w, rc)
+        v, c, r = sparse_ops.bsr_pack(w, rc)
         torch.library.opcheck(OPS.sparse_bsr_linear.default, (x, v, c, r, 12, 10, bias, True))
         torch.library.opcheck(OPS.sparse_bsr_linear.default, (x[0], v, c, r, 12, 10, None, False))
-    v, i = kernels.nm24_pack(w24)
+    v, i = sparse_ops.nm24_pack(w24)
     torch.library.opcheck(OPS.sparse_nm24_linear.default, (x, v, i, 10, bias, False))
     img = torch.randn(2, 2, 6, 5)
     wc = pruned(12, 18, 0.5)
-    v, c, r = kernels.bsr_pack(wc)
+    v, c, r = sparse_ops.bsr_pack(wc)
     torch.library.opcheck(OPS.sparse_bsr_conv2d.default,
                           (img, v, c, r, [12, 2, 3, 3], bias, [1, 2], [1, 1], [1, 1], False, True))
-    v, i = kernels.nm24_pack(two_four(wc))
+    v, i = sparse_ops.nm24_pack(two_four(wc))
     torch.library.opcheck(OPS.sparse_nm24_conv2d.default,
                           (img[0], v, i, [12, 2, 3, 3], None, [2, 1], [0, 1], [1, 1], True, False))
 

@@ -1,5 +1,5 @@
 """The C++ structured-pruning criteria against pure-PyTorch references
-(compressor/pruning/criteria_ops.py, csrc/ops/structured.cpp, csrc/ops/cpu/structured_kernel.cpp).
+(compressor/ops/structured.py, csrc/ops/structured.cpp, csrc/ops/cpu/structured_kernel.cpp).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from compressor.pruning import criteria_ops as cops
+from compressor.ops import structured as cops
 
 OPS = torch.ops.compressor
 DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.float64]

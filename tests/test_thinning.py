@@ -13,8 +13,9 @@ from torch import nn
 from compressor.graph import ChannelGroup, find_groups, group_zero_masks
 from compressor.masks import MaskStore
 from compressor.models import build_model
-from compressor.thinning import (TOTAL, ThinningError, apply_recipe, count_macs,
-                                 gather_channels, plan_thinning, thin_model, thinning_recipe)
+from compressor.ops import gather_channels
+from compressor.thinning import (TOTAL, ThinningError, apply_recipe, count_macs, plan_thinning,
+                                 thin_model, thinning_recipe)
 
 from .conftest import apply_masks, combine_masks
 

@@ -24,7 +24,7 @@ from .. import ops
 from ..patterns import resolve
 from ..schedule.fields import Located, option
 from ..schedule.problems import Problems
-from . import criteria_ops, sparsity_schedules
+from . import sparsity_schedules
 from .structured import STRUCTURED_CRITERIA, StructuredPruner, resolve_groups
 
 ELEMENT_CRITERIA = ("magnitude", "block")
@@ -220,11 +220,11 @@ class Pruner:
         """Masks (True = keep) that reach this epoch's targets by |w|."""
         targets = self.targets(epoch, active)
         if isinstance(self.config, NMConfig):
-            return {n: criteria_ops.nm_mask(p.detach(), self.config.n, self.config.m)
+            return {n: ops.nm_mask(p.detach(), self.config.n, self.config.m)
                     for n, p in zip(self.param_names, self._params)}
         if self.config.criterion == "block":
             rows, cols = self.config.block
-            return {n: criteria_ops.block_mask(p.detach(), rows, cols, targets[n])
+            return {n: ops.block_mask(p.detach(), rows, cols, targets[n])
                     for n, p in zip(self.param_names, self._params)}
         if self.config.scope == "global":
             level = targets[self.param_names[0]]

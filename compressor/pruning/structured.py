@@ -32,11 +32,11 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .. import ops
 from ..graph import ChannelGroup, find_groups, group_param_slices, group_zero_masks
 from ..scaling import SCALE
 from ..thinning.recipe import is_channel_grouped, thinning_recipe
 from ..schedule.problems import Problems
-from . import criteria_ops
 
 FILTER_CRITERIA = ("l1_filter", "l2_filter", "fpgm", "neuron")
 CHANNEL_CRITERIA = ("l1_channel", "l2_channel")
@@ -51,11 +51,11 @@ _ROLE = {**{c: (("producer",), "weight") for c in FILTER_CRITERIA},
 
 def _member_score(criterion: str, values: torch.Tensor) -> torch.Tensor:
     if criterion in ("l1_filter", "l1_channel"):
-        return criteria_ops.structure_norms(values, 0, 1).double()
+        return ops.structure_norms(values, 0, 1).double()
     if criterion in ("l2_filter", "l2_channel", "neuron"):
-        return criteria_ops.structure_norms(values, 0, 2).double()
+        return ops.structure_norms(values, 0, 2).double()
     if criterion == "fpgm":
-        return criteria_ops.fpgm_scores(values).double()
+        return ops.fpgm_scores(values).double()
     return values.abs().reshape(values.shape[0], -1).sum(1).double()  # |γ|, |scale|
 
 

@@ -10,16 +10,15 @@
 5. later: ``apply_recipe(build_model(...), recipe)`` then ``load_state_dict``.
 
 ``count_macs`` measures MACs and parameters before and after. The channel gather is
-the C++ op ``torch.ops.compressor.gather_channels`` (``gather.py``).
+the C++ op ``torch.ops.compressor.gather_channels`` (``compressor.ops.gather_channels``).
 """
 
 from .apply import Replaced, resize_module, thin_model
-from .gather import gather_channels
 from .macs import TOTAL, count_macs
 from .plan import ThinningPlan, plan_thinning
 from .recipe import (RECIPE_FORMAT, Recipe, ThinningError, apply_recipe, thinning_recipe,
                      validate_recipe)
 
 __all__ = ["RECIPE_FORMAT", "TOTAL", "Recipe", "Replaced", "ThinningError", "ThinningPlan",
-           "apply_recipe", "count_macs", "gather_channels", "plan_thinning", "resize_module",
+           "apply_recipe", "count_macs", "plan_thinning", "resize_module",
            "thin_model", "thinning_recipe", "validate_recipe"]

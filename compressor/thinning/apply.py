@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from ..graph.groups import member_tensor
+from ..ops import gather_channels
 from ..masks import MaskStore
-from .gather import gather_channels
 from .plan import ThinningPlan
 from .recipe import (Recipe, ThinningError, compose_entry, dense_entry, empty_recipe,
                      is_channel_grouped, set_thinning_recipe, thinned_groups, thinning_recipe)

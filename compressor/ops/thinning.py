@@ -1,4 +1,4 @@
-"""Typed wrapper of the C++ thinning gather ``torch.ops.compressor.gather_channels``.
+"""Typed wrapper of the thinning gather ``torch.ops.compressor.gather_channels``.
 
 Schema: ``csrc/ops/thinning.cpp``; CPU kernel: ``csrc/ops/cpu/thinning_kernel.cpp``.
 A fake (meta) implementation is registered here, so the op traces under
@@ -15,14 +15,11 @@ from collections.abc import Sequence
 
 import torch
 
-import compressor._C as _C  # registers torch.ops.compressor.*
-
-from ..ops import _kernel_devices
+from ._checks import check_tensor
 
 __all__ = ["gather_channels"]
 
 _OPS = torch.ops.compressor
-_DEVICES = _kernel_devices("gather_channels")  # with "meta": the fake implementation below
 
 Index = torch.Tensor | Sequence[int] | None
 
@@ -55,16 +52,7 @@ def gather_channels(w: torch.Tensor, out_idx: Index = None, in_idx: Index = None
         RuntimeError: (from the kernel) unsupported dtype, index not 1-D int64, index out
             of range, ``in_idx`` given for a 1-D ``w``; the message names the argument.
     """
-    if not isinstance(w, torch.Tensor):
-        raise TypeError(f"compressor.gather_channels: w must be a torch.Tensor, "
-                        f"got {type(w).__name__}")
-    if w.layout != torch.strided:
-        raise ValueError(f"compressor.gather_channels: w must be a dense (strided) tensor, "
-                         f"got layout {w.layout}")
-    if w.device.type not in _DEVICES:
-        built = "with" if _C.cuda_built() else "without"
-        raise ValueError(f"compressor.gather_channels: w is on {w.device}, but compressor has no "
-                         f"kernel for that device (built {built} CUDA); move it to the CPU")
+    check_tensor("gather_channels", "w", w)
     out_t = _as_index("out_idx", out_idx, w.device)
     in_t = _as_index("in_idx", in_idx, w.device)
     with torch.no_grad():

@@ -32,13 +32,14 @@ from collections.abc import Sequence
 
 import torch
 
-import compressor._C as _C  # registers torch.ops.compressor.*
+from ._checks import check_int, check_ints, check_tensor
 
 __all__ = [
     "BLOCK_SHAPES",
     "bsr_conv2d",
     "bsr_linear",
     "bsr_pack",
+    "conv2d_output_shape",
     "nm24_conv2d",
     "nm24_linear",
     "nm24_pack",
@@ -49,45 +50,12 @@ _OPS = torch.ops.compressor
 #: Block shapes of the block-CSR format.
 BLOCK_SHAPES = ((1, 1), (4, 1), (1, 4))
 
-_DEVICES = frozenset({"cpu", "meta", "cuda"} if _C.cuda_built() else {"cpu", "meta"})
-
-
-def _tensor(op: str, name: str, t: object, *, optional: bool = False) -> torch.Tensor | None:
-    if t is None and optional:
-        return None
-    if not isinstance(t, torch.Tensor):
-        kind = "a torch.Tensor or None" if optional else "a torch.Tensor"
-        raise TypeError(f"compressor.{op}: {name} must be {kind}, got {type(t).__name__}")
-    if t.layout != torch.strided:
-        raise ValueError(f"compressor.{op}: {name} must be a dense (strided) tensor, "
-                         f"got layout {t.layout}")
-    if t.device.type not in _DEVICES:
-        raise ValueError(f"compressor.{op}: {name} is on {t.device}, but compressor has no "
-                         f"kernel for that device (kernels: {', '.join(sorted(_DEVICES))})")
-    return t
-
-
-def _int(op: str, name: str, v: object) -> int:
-    # bool is an int subclass; True as a size is almost certainly a mistake.
-    if isinstance(v, bool) or not isinstance(v, (int, torch.SymInt)):
-        raise TypeError(f"compressor.{op}: {name} must be an int, got {type(v).__name__}")
-    return v
-
-
-def _ints(op: str, name: str, v: object, n: int) -> list[int]:
-    if isinstance(v, (int, torch.SymInt)) and not isinstance(v, bool):
-        v = (v,) * n
-    if not isinstance(v, Sequence) or isinstance(v, str) or len(v) != n:
-        raise ValueError(f"compressor.{op}: {name} must be an int or a sequence of {n} ints, "
-                         f"got {v!r}")
-    return [_int(op, f"{name}[{i}]", e) for i, e in enumerate(v)]
-
 
 def _check_tensors(op: str, bias: object, **tensors: object) -> None:
     """Each of ``tensors`` (and ``bias``, which may be None) is a dense tensor on a
     device with a kernel, all on one device."""
-    checked = {name: _tensor(op, name, t) for name, t in tensors.items()}
-    checked["bias"] = _tensor(op, "bias", bias, optional=True)
+    checked = {name: check_tensor(op, name, t) for name, t in tensors.items()}
+    checked["bias"] = check_tensor(op, "bias", bias, optional=True)
     devices = {name: t.device for name, t in checked.items() if t is not None}
     if len(set(devices.values())) > 1:
         listed = ", ".join(f"{name} on {d}" for name, d in devices.items())
@@ -110,8 +78,8 @@ def bsr_pack(weight: torch.Tensor, block_shape: tuple[int, int] = (1, 1)
             or ``ceil(in / C) > 65536``.
     """
     op = "sparse_bsr_pack"
-    _tensor(op, "weight", weight)
-    r, c = _ints(op, "block_shape", block_shape, 2)
+    check_tensor(op, "weight", weight)
+    r, c = check_ints(op, "block_shape", block_shape, 2)
     with torch.no_grad():
         return tuple(_OPS.sparse_bsr_pack(weight, r, c))
 
@@ -137,7 +105,7 @@ def nm24_pack(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             message names the first offending row and inputs).
     """
     op = "sparse_nm24_pack"
-    _tensor(op, "weight", weight)
+    check_tensor(op, "weight", weight)
     with torch.no_grad():
         return tuple(_OPS.sparse_nm24_pack(weight))
 
@@ -170,8 +138,8 @@ def bsr_linear(x: torch.Tensor, values: torch.Tensor, col_idx: torch.Tensor,
     """
     op = "sparse_bsr_linear"
     _check_tensors(op, bias, x=x, values=values, col_idx=col_idx, row_ptr=row_ptr)
-    return _OPS.sparse_bsr_linear(x, values, col_idx, row_ptr, _int(op, "out_features", out_features),
-                                  _int(op, "in_features", in_features), bias, bool(relu))
+    return _OPS.sparse_bsr_linear(x, values, col_idx, row_ptr, check_int(op, "out_features", out_features),
+                                  check_int(op, "in_features", in_features), bias, bool(relu))
 
 
 @torch.library.register_fake("compressor::sparse_bsr_linear")
@@ -188,7 +156,7 @@ def nm24_linear(x: torch.Tensor, values: torch.Tensor, indices: torch.Tensor, in
     """
     op = "sparse_nm24_linear"
     _check_tensors(op, bias, x=x, values=values, indices=indices)
-    return _OPS.sparse_nm24_linear(x, values, indices, _int(op, "in_features", in_features), bias,
+    return _OPS.sparse_nm24_linear(x, values, indices, check_int(op, "in_features", in_features), bias,
                                    bool(relu))
 
 
@@ -200,8 +168,8 @@ def _nm24_linear_fake(x, values, indices, in_features, bias=None, relu=False):
 # ---- Conv2d -----------------------------------------------------------------------------
 
 def _conv_args(op: str, weight_shape, stride, padding, dilation):
-    return (_ints(op, "weight_shape", weight_shape, 4), _ints(op, "stride", stride, 2),
-            _ints(op, "padding", padding, 2), _ints(op, "dilation", dilation, 2))
+    return (check_ints(op, "weight_shape", weight_shape, 4), check_ints(op, "stride", stride, 2),
+            check_ints(op, "padding", padding, 2), check_ints(op, "dilation", dilation, 2))
 
 
 def bsr_conv2d(x: torch.Tensor, values: torch.Tensor, col_idx: torch.Tensor,

@@ -1,4 +1,4 @@
-"""Typed wrappers of the C++ mask operators ``torch.ops.compressor.*``.
+"""Typed wrappers of the mask operators ``torch.ops.compressor.*`` (magnitude selection).
 
 Schemas live in ``csrc/ops/masks.cpp``, CPU kernels in ``csrc/ops/cpu/``. Each op
 has a fake (meta) implementation registered next to its wrapper, so the ops trace
@@ -29,59 +29,20 @@ sparsity values with ``RuntimeError``. Every message starts with
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import torch
 
-import compressor._C as _C  # registers torch.ops.compressor.*
+from ._checks import check_sparsity, check_tensor
 
 __all__ = ["apply_mask_", "global_magnitude_masks", "magnitude_mask", "magnitude_threshold"]
 
 _OPS = torch.ops.compressor
 
 
-def _kernel_devices(op: str) -> frozenset[str]:
-    """Device types with a kernel for torch.ops.compressor.<op> ("meta": the fakes below)."""
-    found = {"meta"}
-    for device_type in ("cpu", "cuda", "xpu", "mps"):
-        if torch._C._dispatch_has_kernel_for_dispatch_key(f"compressor::{op}",
-                                                          device_type.upper()):
-            found.add(device_type)
-    return frozenset(found)
-
-
-# Looked up once, for every compressor op (the extension registers all its kernels
-# when it is imported); the structured, thinning and sparse wrappers share this check.
-_KERNEL_DEVICES = {name.split("::", 1)[1]: _kernel_devices(name.split("::", 1)[1])
-                   for name in torch._C._dispatch_get_all_op_names()
-                   if name.startswith("compressor::")}
-
-
-def _check_tensor(op: str, name: str, t: object) -> torch.Tensor:
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"compressor.{op}: {name} must be a torch.Tensor, got {type(t).__name__}")
-    if t.layout != torch.strided:
-        raise ValueError(f"compressor.{op}: {name} must be a dense (strided) tensor, "
-                         f"got layout {t.layout}")
-    if t.device.type not in _KERNEL_DEVICES[op]:
-        built = "with" if _C.cuda_built() else "without"
-        raise ValueError(f"compressor.{op}: {name} is on {t.device}, but compressor has no "
-                         f"kernel for that device (built {built} CUDA); move it to the CPU")
-    return t
-
-
-def _check_sparsity(op: str, sparsity: object) -> float:
-    # bool is an int subclass; True as a sparsity is almost certainly a mistake.
-    if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real):
-        raise TypeError(f"compressor.{op}: sparsity must be a real number in [0, 1], "
-                        f"got {type(sparsity).__name__}")
-    return float(sparsity)
-
-
 def _run_on_one_tensor(op: str, w: torch.Tensor, sparsity: float) -> torch.Tensor:
-    _check_tensor(op, "w", w)
-    s = _check_sparsity(op, sparsity)
+    check_tensor(op, "w", w)
+    s = check_sparsity(op, sparsity)
     with torch.no_grad():
         return getattr(_OPS, op)(w, s)
 
@@ -143,12 +104,12 @@ def global_magnitude_masks(ws: Sequence[torch.Tensor], sparsity: float) -> list[
     if isinstance(ws, torch.Tensor) or not isinstance(ws, Sequence):
         raise TypeError(f"compressor.{op}: ws must be a sequence of tensors, "
                         f"got {type(ws).__name__}")
-    tensors = [_check_tensor(op, f"ws[{i}]", w) for i, w in enumerate(ws)]
+    tensors = [check_tensor(op, f"ws[{i}]", w) for i, w in enumerate(ws)]
     devices = {w.device for w in tensors}
     if len(devices) > 1:
         raise ValueError(f"compressor.{op}: all tensors in ws must be on one device, "
                          f"got {sorted(map(str, devices))}")
-    s = _check_sparsity(op, sparsity)
+    s = check_sparsity(op, sparsity)
     if not tensors:  # the dispatcher needs a tensor to pick a kernel
         return []
     with torch.no_grad():
@@ -176,8 +137,8 @@ def apply_mask_(w: torch.Tensor, mask: torch.Tensor) -> None:
             shape, or ``w`` self-overlapping.
     """
     op = "apply_mask_"
-    _check_tensor(op, "w", w)
-    _check_tensor(op, "mask", mask)
+    check_tensor(op, "w", w)
+    check_tensor(op, "mask", mask)
     if mask.device != w.device:
         raise ValueError(f"compressor.{op}: mask must be on w's device ({w.device}), "
                          f"got {mask.device}")

@@ -1,11 +1,11 @@
-"""Typed wrappers of the C++ structured-pruning criteria ``torch.ops.compressor.*``.
+"""Typed wrappers of the structured-pruning criteria ``torch.ops.compressor.*``.
 
 Schemas live in ``csrc/ops/structured.cpp``, CPU kernels in
 ``csrc/ops/cpu/structured_kernel.cpp``. Each op has a fake (meta) implementation
 registered next to its wrapper, so the ops trace under ``torch.compile`` and run on
 FakeTensors and meta tensors.
 
-Conventions (shared with :mod:`compressor.ops`):
+Conventions (shared with :mod:`compressor.ops.masks`):
 
 * ``w`` is float32, float16, bfloat16 or float64, of any shape with at least one
   dimension and any strides; inputs are never modified.
@@ -36,17 +36,11 @@ import numbers
 
 import torch
 
-from ..ops import _check_sparsity, _check_tensor
+from ._checks import check_int, check_sparsity, check_tensor
 
 __all__ = ["block_mask", "fpgm_scores", "nm_mask", "structure_norms"]
 
 _OPS = torch.ops.compressor
-
-
-def _check_int(op: str, name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"compressor.{op}: {name} must be an int, got {type(value).__name__}")
-    return int(value)
 
 
 def _score_dtype(w: torch.Tensor) -> torch.dtype:
@@ -68,8 +62,8 @@ def structure_norms(w: torch.Tensor, dim: int = 0, p: float = 2) -> torch.Tensor
             not 1 or 2.
     """
     op = "structure_norms"
-    _check_tensor(op, "w", w)
-    d = _check_int(op, "dim", dim)
+    check_tensor(op, "w", w)
+    d = check_int(op, "dim", dim)
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise TypeError(f"compressor.{op}: p must be 1 or 2, got {type(p).__name__}")
     with torch.no_grad():
@@ -100,7 +94,7 @@ def fpgm_scores(w: torch.Tensor) -> torch.Tensor:
         RuntimeError: unsupported dtype or 0-dim ``w``.
     """
     op = "fpgm_scores"
-    _check_tensor(op, "w", w)
+    check_tensor(op, "w", w)
     with torch.no_grad():
         return _OPS.fpgm_scores(w)
 
@@ -123,9 +117,9 @@ def nm_mask(w: torch.Tensor, n: int, m: int) -> torch.Tensor:
             ``[1, m]``, or ``m`` not dividing ``cols``.
     """
     op = "nm_mask"
-    _check_tensor(op, "w", w)
-    n_ = _check_int(op, "n", n)
-    m_ = _check_int(op, "m", m)
+    check_tensor(op, "w", w)
+    n_ = check_int(op, "n", n)
+    m_ = check_int(op, "m", m)
     with torch.no_grad():
         return _OPS.nm_mask(w, n_, m_)
 
@@ -151,10 +145,10 @@ def block_mask(w: torch.Tensor, block_rows: int, block_cols: int, sparsity: floa
             dividing the matrix, or ``sparsity`` outside [0, 1].
     """
     op = "block_mask"
-    _check_tensor(op, "w", w)
-    br = _check_int(op, "block_rows", block_rows)
-    bc = _check_int(op, "block_cols", block_cols)
-    s = _check_sparsity(op, sparsity)
+    check_tensor(op, "w", w)
+    br = check_int(op, "block_rows", block_rows)
+    bc = check_int(op, "block_cols", block_cols)
+    s = check_sparsity(op, sparsity)
     with torch.no_grad():
         return _OPS.block_mask(w, br, bc, s)
 
