@@ -9,7 +9,7 @@ import pytest
 import torch
 from thinned_resnet import thinned_pair
 
-from compressor.thinning import TOTAL, count_macs
+from compressor.engine.thinning import TOTAL, count_macs
 
 
 @pytest.mark.parametrize("variant", ["dense", "thinned"])

@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from compressor.masks import MaskStore
+from compressor.engine.masks import MaskStore
 from compressor.models import build_model
 
 from mask_cases import bench_threads

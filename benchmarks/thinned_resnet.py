@@ -19,8 +19,8 @@ import torch
 
 from compressor.graph import find_groups, group_zero_masks
 from compressor.models import build_model
-from compressor.pruning.structured import group_scores
-from compressor.thinning import TOTAL, count_macs, plan_thinning, thin_model
+from compressor.engine.pruning.structured import group_scores
+from compressor.engine.thinning import TOTAL, count_macs, plan_thinning, thin_model
 
 
 def thinned_pair(image: int, fraction: float = 0.5, seed: int = 0):

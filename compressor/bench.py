@@ -27,9 +27,9 @@ from .checkpoint import load_checkpoint
 from .errors import CompressorError, DataError
 from .loading import (apply_stored_masks, build_from_spec, example_for, model_from_state,
                       thin_zeroed)
-from .scaling import fold_scaling_factors
+from .nn.scaling import fold_scaling_factors
 from .ort import INSTALL_HINT, OrtModel
-from .thinning import TOTAL, count_macs
+from .engine.thinning import TOTAL, count_macs
 from .train import evaluate
 
 

@@ -11,8 +11,8 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import CheckpointError
 from .graph import find_groups
 from .models import build_model
-from .scaling import attach_scaling_factors, fold_scaling_factors
-from .thinning import TOTAL, apply_recipe, count_macs, plan_thinning, thin_model, thinning_recipe
+from .nn.scaling import attach_scaling_factors, fold_scaling_factors
+from .engine.thinning import TOTAL, apply_recipe, count_macs, plan_thinning, thin_model, thinning_recipe
 
 OFFLINE_THINNED = "thinned"  # the phase of a checkpoint written by `compress thin`
 

@@ -14,9 +14,9 @@ import torch
 
 from . import __version__, _C
 from .models import build_model
-from .scaling import fold_scaling_factors
-from .sparsity import summarize
-from .thinning import TOTAL, count_macs
+from .nn.scaling import fold_scaling_factors
+from .engine.sparsity import summarize
+from .engine.thinning import TOTAL, count_macs
 
 
 def structure_report(run: Any) -> dict:

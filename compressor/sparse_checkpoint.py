@@ -45,7 +45,7 @@ from .errors import CheckpointError, CompressorError
 from .loading import (apply_stored_masks, build_from_spec, example_for, inference_spec,
                       model_from_state, thin_zeroed)
 from .sparse import SparseConv2d, SparseLinear, convert, replace_modules
-from .thinning import apply_recipe, thinning_recipe
+from .engine.thinning import apply_recipe, thinning_recipe
 
 SPARSE_PHASE = "sparse"
 SPARSE_VERSION = 2

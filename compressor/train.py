@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from .data import Split, iterate_batches, num_batches
 from .errors import TrainingError
-from .scheduler import CompressionScheduler
+from .engine.scheduler import CompressionScheduler
 
 
 def train_epoch(model: nn.Module, split: Split, optimizer: torch.optim.Optimizer, *,

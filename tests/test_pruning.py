@@ -7,9 +7,10 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from compressor.masks import MaskStore
-from compressor.pruning import sparsity_schedules as ss
-from compressor.pruning.pruners import AGPConfig, IterativeConfig, LevelConfig, Pruner
+from compressor.engine.masks import MaskStore
+from compressor.engine.pruning import Pruner
+from compressor.schedule import ramps as ss
+from compressor.schedule.pruners import AGPConfig, IterativeConfig, LevelConfig
 
 
 def test_agp_is_zhu_gupta_cubic():
@@ -121,7 +122,8 @@ def test_mask_store_rejects_bad_masks_and_state():
 
 
 def test_group_lasso_penalty_matches_reference():
-    from compressor.regularizers import GroupLassoConfig, Regularizer
+    from compressor.engine.regularizers import Regularizer
+    from compressor.schedule.regularizers import GroupLassoConfig
 
     model = _net()
     params = dict(model.named_parameters())

@@ -15,13 +15,13 @@ from compressor.checkpoint import load_checkpoint
 from compressor.cli import main
 from compressor.graph import find_groups, group_zero_masks
 from compressor.models import build_model
-from compressor.pruning.structured import group_scores
+from compressor.engine.pruning.structured import group_scores
 from compressor.run import check_schedule
-from compressor.scaling import (ScalingError, attach_scaling_factors, fold_scaling_factors,
+from compressor.nn.scaling import (ScalingError, attach_scaling_factors, fold_scaling_factors,
                                 is_scaled, load_with_new_scales, resolve_scalable,
                                 scaled_modules)
 from compressor.schedule import ScheduleError
-from compressor.thinning import apply_recipe, plan_thinning, thin_model, thinning_recipe
+from compressor.engine.thinning import apply_recipe, plan_thinning, thin_model, thinning_recipe
 
 from .conftest import REPO, apply_masks, combine_masks, run_cli, run_schedule
 

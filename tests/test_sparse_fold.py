@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from compressor.models import build_model
-from compressor.scaling import attach_scaling_factors
+from compressor.nn.scaling import attach_scaling_factors
 from compressor.sparse import SparseConv2d, convert
 
 

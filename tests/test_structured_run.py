@@ -12,7 +12,7 @@ import compressor
 from compressor.checkpoint import load_checkpoint
 from compressor.cli import main
 from compressor.models import build_model
-from compressor.pruning.structured import StructuredPruner, group_scores
+from compressor.engine.pruning.structured import StructuredPruner, group_scores
 from compressor.graph import find_groups
 from compressor.schedule import ScheduleError
 from compressor.run import check_schedule
@@ -217,7 +217,7 @@ def test_shipped_resnet18_structured_schedules_run_and_thin(name, tmp_path):
 def test_pruner_removes_whole_conv_groups_of_grouped_convs(scope):
     """ResNeXt: groups through a grouped 3x3 conv are ranked in blocks of 4 channels;
     the pruned channels are whole conv groups, which thinning then removes."""
-    from compressor.thinning import plan_thinning, thin_model
+    from compressor.engine.thinning import plan_thinning, thin_model
 
     torch.manual_seed(0)
     model = torchvision.models.resnext50_32x4d(weights=None).eval()

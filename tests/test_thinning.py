@@ -11,10 +11,10 @@ import torchvision
 from torch import nn
 
 from compressor.graph import ChannelGroup, find_groups, group_zero_masks
-from compressor.masks import MaskStore
+from compressor.engine.masks import MaskStore
 from compressor.models import build_model
 from compressor.ops import gather_channels
-from compressor.thinning import (TOTAL, ThinningError, apply_recipe, count_macs, plan_thinning,
+from compressor.engine.thinning import (TOTAL, ThinningError, apply_recipe, count_macs, plan_thinning,
                                  thin_model, thinning_recipe)
 
 from .conftest import apply_masks, combine_masks

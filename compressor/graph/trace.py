@@ -38,7 +38,7 @@ import torch.fx
 from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
-from ..scaling import SCALE, is_scaled
+from ..nn.scaling import SCALE, is_scaled
 from .errors import GraphError
 from .groups import ChannelGroup, Member
 

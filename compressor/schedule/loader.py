@@ -2,7 +2,7 @@
 
 ``read_schedule`` returns the parsed ``Schedule`` together with every problem found;
 checks that need the model (patterns, optimizer arguments) are added later by
-``compressor.binding``. Nothing is raised until all problems are known.
+``compressor.engine.build``. Nothing is raised until all problems are known.
 """
 
 from __future__ import annotations
@@ -16,17 +16,16 @@ import torch
 import yaml
 
 from ..errors import CompressorError
-from ..extensions import EXTENSION_TYPES
-from ..pruning.pruners import PRUNER_TYPES, IterativeConfig
-from ..regularizers import REGULARIZER_TYPES
+from .extensions import EXTENSION_TYPES
 from .fields import parse_into
 from .located_yaml import DuplicateKeyError, LocatedDict, load_located
 from .problems import Problems, did_you_mean
+from .pruners import PRUNER_TYPES, IterativeConfig
+from .regularizers import REGULARIZER_TYPES
 from .sections import (DataSection, LRSchedulerConfig, ModelSection, PolicySection,
                        TrainingSection)
 
 SCHEDULE_VERSION = 1
-
 
 
 def lr_scheduler_classes() -> dict[str, type]:

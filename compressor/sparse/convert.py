@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..scaling import fold_scaling_factors
+from ..nn.scaling import fold_scaling_factors
 from .fold import batchnorm_pairs, folded_conv
 from .modules import (FORMATS, SparseConv2d, SparseLinear, _conv_padding, _matrix, block_count,
                       is_nm24)

@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping
 import torch
 from torch import nn
 
+from ..patterns import resolve
+
 __all__ = ["SCALE", "ScalingError", "attach_scaling_factors", "base_class", "fold_scaling_factors",
            "is_scaled", "load_with_new_scales", "resolve_scalable", "scalable_reason",
            "scaled_modules"]
@@ -115,8 +117,6 @@ def resolve_scalable(model: nn.Module, patterns: Iterable[str]) -> tuple[list[st
     """The modules ``patterns`` choose that can carry scaling factors, and a message for
     each pattern that chooses none (a pattern may also match containers or activations:
     only its Conv2d / Linear / affine BatchNorm matches count)."""
-    from .patterns import resolve
-
     modules = {name: m for name, m in model.named_modules() if name}
     by_pattern, errors = resolve(patterns, modules, what="module")
     chosen: dict[str, None] = {}

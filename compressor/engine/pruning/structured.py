@@ -10,7 +10,7 @@ Criteria (the ``criterion`` key of a pruner):
 ``neuron``                     L2 norm of Linear rows (output neurons)
 ``bn_scale``                   |γ| of the matched BatchNorm (network slimming)
 ``scaling_factor``             |scale| of learned scaling factors (``model.scaling_factors``,
-                               data-driven sparse structure selection; see compressor.scaling)
+                               data-driven sparse structure selection; see compressor.nn.scaling)
 
 Patterns choose *which groups*: a filter/neuron criterion wants producer weights, a
 channel criterion consumer weights, ``bn_scale`` BatchNorm weights, ``scaling_factor``
@@ -32,15 +32,13 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .. import ops
-from ..graph import ChannelGroup, find_groups, group_param_slices, group_zero_masks
-from ..scaling import SCALE
-from ..thinning.recipe import is_channel_grouped, thinning_recipe
-from ..schedule.problems import Problems
-
-FILTER_CRITERIA = ("l1_filter", "l2_filter", "fpgm", "neuron")
-CHANNEL_CRITERIA = ("l1_channel", "l2_channel")
-STRUCTURED_CRITERIA = (*FILTER_CRITERIA, *CHANNEL_CRITERIA, "bn_scale", "scaling_factor")
+from ... import ops
+from ...graph import ChannelGroup, find_groups, group_param_slices, group_zero_masks
+from ...nn.scaling import SCALE
+from ...schedule.problems import Problems
+from ...schedule.pruners import CHANNEL_CRITERIA, FILTER_CRITERIA
+from ..thinning.recipe import thinning_recipe
+from ..thinning.resize import is_channel_grouped
 
 # which member roles a criterion's patterns name, and which tensor of them
 _ROLE = {**{c: (("producer",), "weight") for c in FILTER_CRITERIA},

@@ -1,4 +1,7 @@
-"""Regularizers: penalties added to the loss before backward while their policy is active.
+"""Regularizer settings: one config dataclass per schedule ``type``, and their registry.
+
+A regularizer adds a penalty to the loss before backward while its policy is active
+(the runtime is :mod:`compressor.engine.regularizers`):
 
 ``l1``  strength · Σ|w| over the matched tensors (drives weights toward zero,
         so magnitude pruning later removes less accuracy).
@@ -14,12 +17,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-import torch
-from torch import nn
+from .fields import Located, option
+from .problems import Problems
 
-from .patterns import resolve
-from .schedule.fields import Located, option
-from .schedule.problems import Problems
+__all__ = ["REGULARIZER_TYPES", "GroupLassoConfig", "L1Config", "L2Config", "RegularizerConfig"]
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -52,35 +53,3 @@ class GroupLassoConfig(RegularizerConfig):
 
 REGULARIZER_TYPES: dict[str, type[RegularizerConfig]] = {
     "l1": L1Config, "l2": L2Config, "group_lasso": GroupLassoConfig}
-
-
-class Regularizer:
-    def __init__(self, name: str, config: RegularizerConfig, names: list[str],
-                 params: dict[str, nn.Parameter]) -> None:
-        self.name = name
-        self.config = config
-        self.names = names
-        self._params = [params[n] for n in names]
-
-    def rebind(self, params: dict[str, nn.Parameter]) -> None:
-        self._params = [params[n] for n in self.names]
-
-    def penalty(self) -> torch.Tensor:
-        if self.config.norm == "l1":
-            total = sum(p.abs().sum() for p in self._params)
-        elif self.config.norm == "group_lasso":
-            dim = 0 if self.config.structure == "filter" else 1
-            total = sum(p.transpose(0, dim).flatten(1).norm(2, dim=1).sum()
-                        for p in self._params if p.dim() > dim)
-        else:
-            total = sum(p.pow(2).sum() for p in self._params)
-        return self.config.strength * total
-
-
-def build_regularizer(name: str, config: RegularizerConfig, key: str,
-                      params: dict[str, nn.Parameter], problems: Problems) -> Regularizer | None:
-    by_pattern, errors = resolve(config.weights, params)
-    for message in errors:
-        problems.add(config.line_of("weights"), f"{key}.weights", message)
-    chosen = list(dict.fromkeys(n for names in by_pattern.values() for n in names))
-    return Regularizer(name, config, chosen, params) if chosen else None

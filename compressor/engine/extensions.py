@@ -1,37 +1,31 @@
-"""Extensions: steps a policy runs at the start of an epoch, after that epoch's pruning.
+"""Extensions at run time: steps a policy runs at the start of an epoch, after pruning.
 
 ``thinning``  physically remove every channel that structured pruning zeroed (in all
               producers and BatchNorms of its dependency group): smaller Conv2d /
               BatchNorm / Linear modules, optimizer state and masks sliced, so
               fine-tuning goes on with the thinned model. The recipe goes into every
               later checkpoint.
+
+The settings are :mod:`compressor.schedule.extensions`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .graph import find_groups
-from .schedule.fields import Located, option
-from .schedule.problems import Problems
+from ..graph import find_groups
+from ..schedule.extensions import ThinningConfig
 from .thinning import count_macs, plan_thinning, thin_model
 
+if TYPE_CHECKING:  # annotations only: the scheduler runs the extensions
+    from .scheduler import CompressionScheduler
 
-@dataclasses.dataclass(kw_only=True)
-class ThinningConfig(Located):
-    min_channels: int = option(1, min=1, doc="channels every group keeps at least")
-
-    def check(self, key: str, problems: Problems) -> None:
-        """Nothing beyond types and bounds."""
+__all__ = ["run_extension", "run_thinning"]
 
 
-EXTENSION_TYPES: dict[str, type[Located]] = {"thinning": ThinningConfig}
-
-
-def run_thinning(config: ThinningConfig, scheduler: Any, epoch: int) -> dict:
+def run_thinning(config: ThinningConfig, scheduler: CompressionScheduler, epoch: int) -> dict:
     """Thin ``scheduler.model`` in place; returns a record for the report."""
     model = scheduler.model
     example = scheduler.example_input
@@ -46,7 +40,7 @@ def run_thinning(config: ThinningConfig, scheduler: Any, epoch: int) -> dict:
             "macs_before": before["macs"], "macs_after": after["macs"]}
 
 
-def run_extension(kind: str, config: Any, scheduler: Any, epoch: int) -> dict:
+def run_extension(kind: str, config: Any, scheduler: CompressionScheduler, epoch: int) -> dict:
     if isinstance(config, ThinningConfig):
         with torch.no_grad():
             return {"type": kind, **run_thinning(config, scheduler, epoch)}

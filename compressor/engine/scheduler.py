@@ -17,10 +17,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .binding import Bound
+from ..schedule.loader import Schedule
+from .build import Bound
 from .extensions import run_extension
 from .masks import MaskStore
-from .schedule.loader import Schedule
 
 
 class CompressionScheduler:

@@ -1,4 +1,5 @@
-"""Binding a checked schedule to a model: patterns → tensors, names → torch objects.
+"""Building what a checked schedule names for a model: pruners, regularizers, optimizer,
+lr schedulers (patterns → tensors, names → torch objects).
 
 Every problem found here (a pattern that matches nothing, two pruners on one tensor,
 an optimizer or lr-scheduler argument torch rejects) is added to the schedule's
@@ -14,17 +15,17 @@ import inspect
 import torch
 from torch import nn
 
-from .graph import GraphError, find_groups
-from .pruning.pruners import Pruner, build_pruner
+from ..graph import GraphError, find_groups
+from ..schedule.loader import Schedule, lr_scheduler_classes, optimizer_classes
+from ..schedule.problems import Problems, did_you_mean
+from ..schedule.sections import OptimizerSection
+from .pruning import Pruner, StructuredPruner, build_pruner
 from .regularizers import Regularizer, build_regularizer
-from .schedule.loader import Schedule, lr_scheduler_classes, optimizer_classes
-from .schedule.problems import Problems, did_you_mean
-from .schedule.sections import OptimizerSection
 
 
 @dataclasses.dataclass
 class Bound:
-    pruners: dict[str, Pruner]
+    pruners: dict[str, Pruner | StructuredPruner]
     regularizers: dict[str, Regularizer]
 
 
@@ -45,7 +46,7 @@ def bind_components(schedule: Schedule, model: nn.Module, problems: Problems,
                     example_input: torch.Tensor | None = None) -> Bound:
     params = dict(model.named_parameters())
     groups = _groups(schedule, model, example_input, problems)
-    pruners: dict[str, Pruner] = {}
+    pruners: dict[str, Pruner | StructuredPruner] = {}
     owner: dict[str, str] = {}
     for name, comp in schedule.pruners.items():
         if comp.config.structured and groups is None:

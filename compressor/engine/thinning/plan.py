@@ -10,9 +10,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..graph.groups import ChannelGroup, group_param_slices
+from ...graph.groups import ChannelGroup, group_param_slices
+from ...nn.scaling import SCALE
 from ..masks import MaskStore
-from ..scaling import SCALE
 
 __all__ = ["ThinningPlan", "mask_dict", "plan_thinning"]
 

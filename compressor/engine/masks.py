@@ -13,8 +13,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from . import ops
-from .errors import CheckpointError
+from .. import ops
+from ..errors import CheckpointError
 
 
 class MaskStore:

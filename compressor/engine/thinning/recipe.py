@@ -34,10 +34,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import CompressorError
-from ..scaling import base_class
+from ...nn.scaling import base_class
+from .resize import (ThinningError, check_resizable, is_channel_grouped, is_conv, resize_module,
+                     thinned_groups)
 
-__all__ = ["RECIPE_FORMAT", "Recipe", "ThinningError", "apply_recipe", "compose_entry",
+__all__ = ["RECIPE_FORMAT", "Recipe", "apply_recipe", "compose_entry",
            "dense_entry", "empty_recipe", "set_thinning_recipe", "thinning_recipe",
            "validate_recipe"]
 
@@ -46,10 +47,6 @@ RECIPE_VERSION = 1
 _ATTR = "_compressor_thinning_recipe"
 
 Recipe = dict[str, Any]
-
-
-class ThinningError(CompressorError):
-    """A recipe does not fit the model (or is malformed); the message says why."""
 
 
 def empty_recipe() -> Recipe:
@@ -66,38 +63,15 @@ def set_thinning_recipe(model: nn.Module, recipe: Recipe) -> None:
     object.__setattr__(model, _ATTR, copy.deepcopy(recipe))
 
 
-def _is_conv(m: nn.Module) -> bool:
-    return isinstance(m, nn.modules.conv._ConvNd) and not m.transposed
-
-
-def is_depthwise(m: nn.Module) -> bool:
-    return _is_conv(m) and 1 < m.groups == m.in_channels == m.out_channels
-
-
-def is_channel_grouped(m: nn.Module) -> bool:
-    """A grouped conv whose conv group ``g`` reads input block ``g`` and writes output
-    block ``g`` of the same channels (groups > 1, in == out; depthwise included): its
-    channels pass through, so thinning removes whole conv groups from both sides and
-    ``groups`` shrinks with them."""
-    return _is_conv(m) and m.groups > 1 and m.in_channels == m.out_channels
-
-
-def thinned_groups(dense_groups: int, dense_out: int, n_out: int) -> int:
-    """``groups`` of a channel-grouped conv of ``dense_out`` channels cut to ``n_out``."""
-    return dense_groups * n_out // dense_out
-
-
 def dense_entry(m: nn.Module) -> dict[str, Any]:
     """The recipe entry of an unthinned module: its type and sizes."""
-    if _is_conv(m):
+    check_resizable(m)
+    if is_conv(m):
         return {"type": base_class(m).__name__, "out": m.out_channels, "in": m.in_channels,
                 "groups": m.groups}
     if isinstance(m, nn.Linear):
         return {"type": base_class(m).__name__, "out": m.out_features, "in": m.in_features}
-    if isinstance(m, nn.modules.batchnorm._BatchNorm):
-        return {"type": base_class(m).__name__, "out": m.num_features}
-    raise ThinningError(f"cannot thin a {type(m).__name__}: only (non-transposed) Conv, "
-                        "Linear and BatchNorm modules are resized")
+    return {"type": base_class(m).__name__, "out": m.num_features}  # a BatchNorm
 
 
 def compose_entry(entry: dict[str, Any], keep_out: torch.Tensor | None,
@@ -156,8 +130,6 @@ def apply_recipe(model: nn.Module, recipe: Recipe, source: str = "recipe") -> nn
             or of another type, the module's sizes are not the recipe's dense sizes (e.g.
             the model is already thinned), or an index is out of range.
     """
-    from .apply import resize_module  # apply imports this module
-
     modules = validate_recipe(recipe, source)
     if getattr(model, _ATTR, None):
         raise ThinningError(f"{source}: the model is already thinned; apply the recipe to a "
