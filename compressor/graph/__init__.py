@@ -10,7 +10,7 @@ the zeroed channels physically.
 from .errors import GraphError
 from .groups import (ROLES, ChannelGroup, Member, ParamSlice, group_param_slices,
                      group_zero_masks, member_tensor)
-from .trace import find_groups
+from .analysis import find_groups
 
 __all__ = ["ROLES", "ChannelGroup", "GraphError", "Member", "ParamSlice", "find_groups",
            "group_param_slices", "group_zero_masks", "member_tensor"]
