@@ -9,6 +9,6 @@ __version__ = _C.version()
 
 def load(path):
     """The model of a compressor checkpoint (thinned and sparse ones included), in eval mode."""
-    from .loading import load as _load
+    from .io.spec import load as _load
 
     return _load(path)

@@ -10,7 +10,7 @@ import torch
 
 from compressor import bench
 from compressor.cli import main
-from compressor.ort import missing
+from compressor.bench.ort import missing
 
 from .test_sparse_checkpoint import masked_checkpoint, resnet_checkpoint
 
@@ -48,7 +48,7 @@ def test_bench_bad_input(tmp_path, capsys):
 
 
 def test_bench_refuses_checkpoint_without_model_spec(tmp_path, capsys):
-    from compressor.checkpoint import save_checkpoint
+    from compressor.io.checkpoint import save_checkpoint
 
     path = save_checkpoint(tmp_path / "bare.pt", {"model": {}})
     assert main(["bench", str(path)]) == 2
@@ -80,7 +80,7 @@ def test_onnxruntime_reference_row(finished_run, tmp_path, capsys):  # noqa: F81
 
 @pytest.mark.skipif(ORT_MISSING is not None, reason=f"onnxruntime reference: {ORT_MISSING}")
 def test_onnxruntime_outputs_are_checked(monkeypatch):
-    from compressor import ort
+    from compressor.bench import ort
     from compressor.models import build_model
 
     dense = build_model("mnist_net", num_classes=10, in_channels=1, image_size=28).eval()

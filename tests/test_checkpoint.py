@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from compressor.checkpoint import load_checkpoint, save_checkpoint
+from compressor.io.checkpoint import load_checkpoint, save_checkpoint
 from compressor.errors import CheckpointError
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from compressor.checkpoint import load_checkpoint
+from compressor.io.checkpoint import load_checkpoint
 
 from .conftest import VALID_SCHEDULE, run_cli, run_schedule
 
@@ -81,7 +81,7 @@ def test_resume_equals_uninterrupted_run(finished_run, tmp_path, resume_from):
 def test_kill_then_resume_finishes_like_uninterrupted(finished_run, tmp_path):
     schedule, out = finished_run
     run_dir = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "compressor.cli", "--schedule", str(schedule), "--out", str(run_dir),
+    cmd = [sys.executable, "-m", "compressor", "--schedule", str(schedule), "--out", str(run_dir),
            "--no-progress", "--threads", "1", "--keep-checkpoints", "0"]
     log = tmp_path / "stderr.txt"
     with open(log, "wb") as err, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err) as proc:

@@ -11,12 +11,12 @@ import torch
 from torch import nn
 
 import compressor
-from compressor.checkpoint import load_checkpoint
+from compressor.io.checkpoint import load_checkpoint
 from compressor.cli import main
 from compressor.graph import find_groups, group_zero_masks
 from compressor.models import build_model
 from compressor.engine.pruning.structured import group_scores
-from compressor.run import check_schedule
+from compressor.runner.run import check_schedule
 from compressor.nn.scaling import (ScalingError, attach_scaling_factors, fold_scaling_factors,
                                 is_scaled, load_with_new_scales, resolve_scalable,
                                 scaled_modules)
@@ -215,7 +215,7 @@ def test_scaled_checkpoints_load_folded_and_resume_exactly(sss_run, tmp_path):
     model = compressor.load(final)
     assert not scaled_modules(model) and "conv2.scale" not in model.state_dict()
     # the same outputs as the scaled, thinned model of the checkpoint
-    from compressor.loading import build_from_spec
+    from compressor.io.spec import build_from_spec
     scaled = build_from_spec(state["model_spec"])
     apply_recipe(scaled, state["thinning"])
     scaled.load_state_dict(state["model"])
@@ -234,7 +234,7 @@ def test_offline_thin_of_scaled_checkpoint(sss_run, tmp_path, capsys):
     # zero 5 conv2 channels through the factors only, as a user's own pruning might
     state["model"]["conv2.scale"][:5] = 0.0
     state["scheduler"]["masks"] = {"conv2.weight": torch.ones(64, 32, 3, 3, dtype=torch.bool)}
-    from compressor.checkpoint import save_checkpoint
+    from compressor.io.checkpoint import save_checkpoint
     save_checkpoint(tmp_path / "in.pt", state)
     assert main(["thin", str(tmp_path / "in.pt"), "--out", str(tmp_path / "t.pt")]) == 0
     # folding zeroes those channels' weights, so thinning removes them
@@ -297,7 +297,7 @@ def test_shipped_sss_schedule_runs(tmp_path):
 
 def test_bench_variants_of_a_scaled_run_are_folded(sss_run):
     from compressor.bench import build_variants
-    from compressor.loading import build_from_spec
+    from compressor.io.spec import build_from_spec
 
     final = sss_run / "checkpoints" / "final.pt"
     variants, state, _ = build_variants(str(final), sparse=True, log=lambda _: None)

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from compressor.cli import main
-from compressor.run import check_schedule
+from compressor.runner.run import check_schedule
 from compressor.schedule import ScheduleError, read_schedule
 from compressor.schedule.sections import PolicySection
 
@@ -211,7 +211,7 @@ def test_cli_exit_code_2_and_no_traceback(write_schedule, capsys):
 
 def test_console_script_reports_without_traceback(write_schedule):
     path = write_schedule(VALID_SCHEDULE.replace("  epochs: 4", "  epochs: x"))
-    proc = subprocess.run([sys.executable, "-m", "compressor.cli", "check", "--schedule", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "compressor", "check", "--schedule", str(path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "training.epochs: expected an integer" in proc.stderr and "Traceback" not in proc.stderr

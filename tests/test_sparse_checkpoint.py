@@ -10,14 +10,14 @@ import torch
 from torch import nn
 
 import compressor
-from compressor.checkpoint import load_checkpoint, save_checkpoint
+from compressor.io.checkpoint import load_checkpoint, save_checkpoint
 from compressor.cli import main
 from compressor.errors import CheckpointError
 from compressor.graph import find_groups, group_zero_masks
-from compressor.loading import thin_checkpoint
+from compressor.io.spec import thin_checkpoint
 from compressor.models import build_model
 from compressor.sparse import SparseConv2d, SparseLinear
-from compressor.sparse_checkpoint import sparse_checkpoint
+from compressor.io.sparse import sparse_checkpoint
 
 from .conftest import apply_masks, combine_masks
 

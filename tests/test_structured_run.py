@@ -9,13 +9,13 @@ import torchvision
 import torch
 
 import compressor
-from compressor.checkpoint import load_checkpoint
+from compressor.io.checkpoint import load_checkpoint
 from compressor.cli import main
 from compressor.models import build_model
 from compressor.engine.pruning.structured import StructuredPruner, group_scores
 from compressor.graph import find_groups
 from compressor.schedule import ScheduleError
-from compressor.run import check_schedule
+from compressor.runner.run import check_schedule
 
 from .conftest import REPO, apply_masks, run_cli, run_schedule
 

@@ -18,7 +18,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from .errors import CompressorError
+from ..errors import CompressorError
 
 SUBCOMMANDS = ("run", "check", "params", "thin", "bench", "sparse")
 EXIT_USER_ERROR = 2
@@ -37,7 +37,7 @@ def _positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="compress", description="Schedule-driven neural-network compression for PyTorch.")
-    from . import __version__
+    from .. import __version__
     parser.add_argument("--version", action="version", version=f"compressor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{run,check,params,thin,bench,sparse}")
 
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_sparse(args: argparse.Namespace) -> int:
-    from .sparse_checkpoint import format_summary, sparse_checkpoint
+    from ..io.sparse import format_summary, sparse_checkpoint
 
     entry = sparse_checkpoint(args.checkpoint, args.out, min_sparsity=args.min_sparsity,
                               batch_size=args.batch_size, measure=not args.no_measure,
@@ -116,7 +116,7 @@ def _cmd_sparse(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import check_positive, render_table, run_bench, write_json
+    from ..bench import check_positive, render_table, run_bench, write_json
 
     check_positive("--batch-sizes", args.batch_sizes)
     check_positive("--threads", args.threads)
@@ -132,7 +132,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_thin(args: argparse.Namespace) -> int:
-    from .loading import thin_checkpoint
+    from ..io.spec import thin_checkpoint
 
     r = thin_checkpoint(args.checkpoint, args.out)
     print(f"removed {r['channels_removed']} channels: params {r['params_before']:,} → "
@@ -142,7 +142,7 @@ def _cmd_thin(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .run import CompressionRun, RunOptions
+    from ..runner.run import CompressionRun, RunOptions
 
     if not args.schedule and not args.resume_from:
         raise CompressorError("run: give --schedule FILE (or --resume-from CKPT)")
@@ -166,7 +166,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .run import check_schedule
+    from ..runner.run import check_schedule
 
     schedule = check_schedule(args.schedule, epochs=args.epochs)
     print(f"{schedule.path}: OK ({len(schedule.pruners)} pruners, {len(schedule.policies)} policies, "
@@ -175,8 +175,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_params(args: argparse.Namespace) -> int:
-    from . import data, models
-    from .run import prepare
+    from .. import data, models
+    from ..runner.run import prepare
 
     if args.schedule:
         schedule, model, _, problems = prepare(args.schedule)

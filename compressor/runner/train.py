@@ -9,9 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .data import Split, iterate_batches, num_batches
-from .errors import TrainingError
-from .engine.scheduler import CompressionScheduler
+from ..data import Split, iterate_batches, num_batches
+from ..errors import TrainingError
+from ..engine.scheduler import CompressionScheduler
 
 
 def train_epoch(model: nn.Module, split: Split, optimizer: torch.optim.Optimizer, *,

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 FORMAT = "compressor-checkpoint"
 FORMAT_VERSION = 1

@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 
-from . import __version__, _C
-from .models import build_model
-from .nn.scaling import fold_scaling_factors
-from .engine.sparsity import summarize
-from .engine.thinning import TOTAL, count_macs
+from .. import __version__, _C
+from ..models import build_model
+from ..nn.scaling import fold_scaling_factors
+from ..engine.sparsity import summarize
+from ..engine.thinning import TOTAL, count_macs
 
 
 def structure_report(run: Any) -> dict:

@@ -8,11 +8,11 @@ import torch
 from torch import nn
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .errors import CheckpointError
-from .graph import find_groups
-from .models import build_model
-from .nn.scaling import attach_scaling_factors, fold_scaling_factors
-from .engine.thinning import TOTAL, apply_recipe, count_macs, plan_thinning, thin_model, thinning_recipe
+from ..errors import CheckpointError
+from ..graph import find_groups
+from ..models import build_model
+from ..nn.scaling import attach_scaling_factors, fold_scaling_factors
+from ..engine.thinning import TOTAL, apply_recipe, count_macs, plan_thinning, thin_model, thinning_recipe
 
 OFFLINE_THINNED = "thinned"  # the phase of a checkpoint written by `compress thin`
 
@@ -39,7 +39,7 @@ def model_from_state(state: dict, source: str) -> nn.Module:
     if not isinstance(spec, dict):
         raise CheckpointError(f"{source}: no model_spec entry; was it written by `compress`?")
     if "sparse" in state:  # written by `compress sparse`: packed sparse-kernel layers
-        from .sparse_checkpoint import sparse_model_from_state
+        from .sparse import sparse_model_from_state
 
         return sparse_model_from_state(state, source)
     model = build_from_spec(spec)

@@ -22,15 +22,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import data as data_mod
-from .checkpoint import load_checkpoint
-from .errors import CompressorError, DataError
-from .loading import (apply_stored_masks, build_from_spec, example_for, model_from_state,
+from .. import data as data_mod
+from ..io.checkpoint import load_checkpoint
+from ..errors import CompressorError, DataError
+from ..io.spec import (apply_stored_masks, build_from_spec, example_for, model_from_state,
                       thin_zeroed)
-from .nn.scaling import fold_scaling_factors
+from ..nn.scaling import fold_scaling_factors
 from .ort import INSTALL_HINT, OrtModel
-from .engine.thinning import TOTAL, count_macs
-from .train import evaluate
+from ..engine.thinning import TOTAL, count_macs
+from ..runner.train import evaluate
 
 
 ORT = "onnxruntime"  # the reference variant's name
@@ -92,7 +92,7 @@ def build_variants(path: str, *, sparse: bool = True, log=print
         dense = fold_scaling_factors(build_from_spec(spec)).eval()
     variants["dense"] = dense
     if "sparse" in state:  # written by `compress sparse`: the sparse model is the checkpoint
-        from .sparse_checkpoint import densify
+        from ..io.sparse import densify
 
         unpacked = densify(final)  # the same weights in dense layers
         variants["thinned" if state.get("thinning") else "masked"] = unpacked
@@ -109,7 +109,7 @@ def build_variants(path: str, *, sparse: bool = True, log=print
         if thin_zeroed(thinned, example, masks):
             variants["thinned"] = thinned.eval()
     if sparse:
-        from .sparse import convert
+        from ..sparse import convert
 
         source = variants.get("thinned", final)
         t0 = time.perf_counter()

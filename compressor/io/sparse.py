@@ -41,11 +41,11 @@ import torch
 from torch import nn
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .errors import CheckpointError, CompressorError
-from .loading import (apply_stored_masks, build_from_spec, example_for, inference_spec,
+from ..errors import CheckpointError, CompressorError
+from .spec import (apply_stored_masks, build_from_spec, example_for, inference_spec,
                       model_from_state, thin_zeroed)
-from .sparse import SparseConv2d, SparseLinear, convert, replace_modules
-from .engine.thinning import apply_recipe, thinning_recipe
+from ..sparse import SparseConv2d, SparseLinear, convert, replace_modules
+from ..engine.thinning import apply_recipe, thinning_recipe
 
 SPARSE_PHASE = "sparse"
 SPARSE_VERSION = 2

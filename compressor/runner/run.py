@@ -24,18 +24,18 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from . import data as data_mod
-from .engine.build import bind_components, build_lr_schedulers, build_optimizer
-from .checkpoint import load_checkpoint, save_checkpoint
-from .errors import CheckpointError, CompressorError, DataError, ModelError
-from .models import build_model
+from .. import data as data_mod
+from ..engine.build import bind_components, build_lr_schedulers, build_optimizer
+from ..io.checkpoint import load_checkpoint, save_checkpoint
+from ..errors import CheckpointError, CompressorError, DataError, ModelError
+from ..models import build_model
 from .report import write_report
-from .nn.scaling import attach_scaling_factors, load_with_new_scales, resolve_scalable, scaled_modules
-from .schedule import Schedule, read_schedule
-from .schedule.problems import Problems
-from .engine.scheduler import CompressionScheduler
-from .engine.sparsity import summarize
-from .engine.thinning import apply_recipe, thinning_recipe
+from ..nn.scaling import attach_scaling_factors, load_with_new_scales, resolve_scalable, scaled_modules
+from ..schedule import Schedule, read_schedule
+from ..schedule.problems import Problems
+from ..engine.scheduler import CompressionScheduler
+from ..engine.sparsity import summarize
+from ..engine.thinning import apply_recipe, thinning_recipe
 from .train import evaluate, train_epoch
 
 DENSE, COMPRESS, DONE = "dense", "compress", "done"

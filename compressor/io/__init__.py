@@ -1,0 +1,1 @@
+"""Checkpoints and what is rebuilt from them (see :mod:`.checkpoint`, :mod:`.spec`, :mod:`.sparse`)."""

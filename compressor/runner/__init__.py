@@ -1,0 +1,1 @@
+"""The command line's built-in harness: :mod:`.run`, :mod:`.train`, :mod:`.report`."""
