@@ -1,4 +1,4 @@
-"""``python -m compressor ...``: the ``compress`` command."""
+"""``python -m compressor ...`` is ``compress ...``."""
 
 import sys
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data.registry import IDX_DTYPES
+from .data import IDX_DTYPES
 
 __all__ = ["write_cifar_batch", "write_idx"]
 

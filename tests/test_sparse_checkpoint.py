@@ -14,7 +14,7 @@ from compressor.io.checkpoint import load_checkpoint, save_checkpoint
 from compressor.cli import main
 from compressor.errors import CheckpointError
 from compressor.graph import find_groups, group_zero_masks
-from compressor.io.spec import thin_checkpoint
+from compressor.io.thin import thin_checkpoint
 from compressor.models import build_model
 from compressor.sparse import SparseConv2d, SparseLinear
 from compressor.io.sparse import sparse_checkpoint

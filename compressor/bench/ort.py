@@ -1,4 +1,4 @@
-"""onnxruntime as the dense reference runtime of ``compress bench`` (optional).
+"""onnxruntime as the dense reference runtime of ``compress bench`` (optional): :func:`onnx_reference`.
 
 ``pip install 'compressor[onnx]'`` installs onnxruntime and onnx. The dense model is
 exported with ``torch.onnx.export`` (the TorchScript-based exporter, ``dynamo=False``:
@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import importlib
 import io
+import time
 import warnings
 
 import torch
 from torch import nn
 
 INSTALL_HINT = "pip install 'compressor[onnx]'"
+ORT = "onnxruntime"  # the reference variant's name
 _INPUT, _OUTPUT = "input", "output"
 
-__all__ = ["INSTALL_HINT", "OrtModel", "export_onnx", "max_mismatch", "missing"]
+__all__ = ["INSTALL_HINT", "ORT", "OrtModel", "export_onnx", "max_mismatch", "missing",
+           "onnx_reference"]
 
 
 def missing() -> str | None:
@@ -100,3 +103,37 @@ def max_mismatch(ort_model: nn.Module, model: nn.Module, x: torch.Tensor, *, rto
         return float("inf"), False
     diff = (actual - expected).abs()
     return float(diff.max()) if diff.numel() else 0.0, bool((diff <= atol + rtol * expected.abs()).all())
+
+
+def onnx_reference(dense: nn.Module, example: torch.Tensor, threads: int, *, enabled: bool = True,
+                   log=print) -> tuple[OrtModel | None, dict]:
+    """The dense model exported to ONNX and run by onnxruntime, once its outputs match
+    torch's; else None. The dict says what happened (``status``, a one-line ``note``)."""
+    if not enabled:
+        return None, {"status": "skipped", "note": "onnxruntime: skipped (--no-onnx)"}
+    why = missing()
+    if why is not None:
+        return None, {"status": "missing",
+                      "note": f"onnxruntime: no reference row ({why}; {INSTALL_HINT})"}
+    import onnxruntime  # optional: present, as missing() just found
+
+    t0 = time.perf_counter()
+    try:
+        model = OrtModel(export_onnx(dense, example), threads)
+        x = torch.randn(3, *example.shape[1:], generator=torch.Generator().manual_seed(0))
+        diff, ok = max_mismatch(model, dense, x)
+    except Exception as exc:  # an operator the exporter or runtime does not support, ...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return None, {"status": "failed", "note": f"onnxruntime: no reference row (export or "
+                      f"session failed: {type(exc).__name__}: {first[:200]})"}
+    info = {"version": onnxruntime.__version__, "max_abs_diff": diff,
+            "onnx_bytes": len(model.serialized())}
+    if not ok:
+        return None, {**info, "status": "mismatch",
+                      "note": f"onnxruntime: no reference row (its outputs differ from torch's dense "
+                              f"model: max |diff| {diff:.3g})"}
+    log(f"bench: exported the dense model to ONNX for onnxruntime in {time.perf_counter() - t0:.1f} s")
+    return model, {**info, "status": "ok",
+                   "note": f"onnxruntime {onnxruntime.__version__}: the dense model exported to ONNX, "
+                           "intra-op threads = each thread count, inter-op 1; outputs match torch's "
+                           f"(max |diff| {diff:.2g}); `ORT` = speed-up over it"}

@@ -4,10 +4,15 @@ A checkpoint is a dict of tensors, numbers, strings, lists and dicts (model weig
 masks, optimizer and lr-scheduler state, RNG state, the schedule text, progress and
 history). Nothing in it is pickled code, and loading refuses any file that contains
 some: ``torch.load(weights_only=True)`` rejects every global it was not told about.
+
+Every checkpoint records its :class:`Phase` under ``phase`` (as the plain string): a
+run's checkpoints can be resumed, ``compress thin`` and ``compress sparse`` write
+inference checkpoints that ``compressor.load`` reads.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import pickle
 import tempfile
@@ -23,6 +28,24 @@ FORMAT = "compressor-checkpoint"
 FORMAT_VERSION = 1
 
 
+class Phase(str, enum.Enum):
+    """Where a checkpoint stands; stored under ``phase`` as its value (a plain string)."""
+
+    DENSE = "dense"  # after an epoch of dense training (resumable)
+    COMPRESS = "compress"  # the dense model to compress (dense.pt), then after each epoch
+    DONE = "done"  # final.pt of a finished run
+    THINNED = "thinned"  # written by `compress thin`, for inference
+    SPARSE = "sparse"  # written by `compress sparse`, for inference
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def is_sparse_state(state: dict) -> bool:
+    """Whether a checkpoint was written by ``compress sparse`` (it holds a ``sparse`` entry)."""
+    return "sparse" in state
+
+
 _PLAIN = (str, int, float, bool, type(None), torch.Tensor, torch.dtype, torch.device)
 
 
@@ -36,7 +59,7 @@ def check_plain(obj: Any, where: str = "state") -> None:
     elif isinstance(obj, (list, tuple)):
         for i, v in enumerate(obj):
             check_plain(v, f"{where}[{i}]")
-    elif not isinstance(obj, _PLAIN):
+    elif isinstance(obj, enum.Enum) or not isinstance(obj, _PLAIN):
         raise TypeError(f"checkpoint entry {where} is a {type(obj).__module__}.{type(obj).__name__}; "
                         "checkpoints hold only tensors and plain data")
 

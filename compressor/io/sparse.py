@@ -1,6 +1,6 @@
 """``compress sparse``: a sparse-kernel inference checkpoint from any compressor checkpoint.
 
-The checkpoint (dense, masked or thinned) is rebuilt with :func:`model_from_state`, its
+The checkpoint (dense, masked or thinned) is rebuilt with :func:`dense_model_from_state`, its
 stored masks are applied, optionally its structured zeros are thinned away, and
 :func:`compressor.sparse.convert` picks per layer the fastest of the packed formats or
 dense. The result is written as plain data (``torch.load(weights_only=True)`` reads
@@ -40,24 +40,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from ..errors import CheckpointError, CompressorError
-from .spec import (apply_stored_masks, build_from_spec, example_for, inference_spec,
-                      model_from_state, thin_zeroed)
-from ..sparse import SparseConv2d, SparseLinear, convert, replace_modules
 from ..engine.thinning import apply_recipe, thinning_recipe
+from ..errors import CheckpointError, CompressorError
+from ..sparse import SparseConv2d, SparseLinear, convert, replace_modules
+from .checkpoint import Phase, is_sparse_state, load_checkpoint, save_checkpoint
+from .spec import (apply_stored_masks, build_from_spec, dense_model_from_state, example_for,
+                   inference_spec, thin_zeroed)
 
-SPARSE_PHASE = "sparse"
 SPARSE_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
 
-__all__ = ["SPARSE_PHASE", "densify", "format_summary", "is_sparse_state", "sparse_checkpoint",
-           "sparse_model_from_state"]
-
-
-def is_sparse_state(state: dict) -> bool:
-    """Whether a checkpoint was written by ``compress sparse``."""
-    return "sparse" in state
+__all__ = ["densify", "format_summary", "sparse_checkpoint", "sparse_model_from_state"]
 
 
 def _record(module: nn.Module, batchnorm: str) -> dict[str, Any]:
@@ -89,7 +82,7 @@ def sparse_checkpoint(path: str | Path, out: str | Path, *, min_sparsity: float 
     if is_sparse_state(state):
         raise CheckpointError(f"{source} is already a sparse inference checkpoint (`compress "
                               "sparse`); give the checkpoint it was made from")
-    model = model_from_state(state, source).eval()
+    model = dense_model_from_state(state, source).eval()
     masks = apply_stored_masks(model, state, source)
     example = example_for(state)
     thinned_here = 0
@@ -119,7 +112,7 @@ def sparse_checkpoint(path: str | Path, out: str | Path, *, min_sparsity: float 
              "min_sparsity": float(min_sparsity), "measured": bool(measure),
              "batch_size": int(batch_size), "thinned_here": thinned_here, "source": source,
              "fold_batchnorm": bool(fold_batchnorm)}
-    save_checkpoint(out, {"phase": SPARSE_PHASE, "model_spec": inference_spec(state["model_spec"]),
+    save_checkpoint(out, {"phase": Phase.SPARSE.value, "model_spec": inference_spec(state["model_spec"]),
                           "thinning": thinning_recipe(model), "model": dense_state,
                           "sparse": entry, "dense": state.get("dense")})
     return entry

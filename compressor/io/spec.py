@@ -1,20 +1,25 @@
-"""Rebuilding a model from a checkpoint, thinned or not, for inference or offline work."""
+"""A checkpoint's model from its plain data: ``model_spec`` → model, recipe, masks.
+
+The pieces the readers of checkpoints share (``compressor.load``, ``compress sparse``,
+``compress thin``, ``compress bench``): :func:`build_from_spec` builds the dense
+architecture a ``model_spec`` names, :func:`dense_model_from_state` rebuilds a
+(possibly thinned) checkpoint's model with its weights, :func:`apply_stored_masks`
+and :func:`thin_zeroed` apply what the masks say.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint, save_checkpoint
 from ..errors import CheckpointError
 from ..graph import find_groups
 from ..models import build_model
 from ..nn.scaling import attach_scaling_factors, fold_scaling_factors
-from ..engine.thinning import TOTAL, apply_recipe, count_macs, plan_thinning, thin_model, thinning_recipe
+from ..engine.thinning import apply_recipe, plan_thinning, thin_model
 
-OFFLINE_THINNED = "thinned"  # the phase of a checkpoint written by `compress thin`
+__all__ = ["apply_stored_masks", "build_from_spec", "dense_model_from_state", "example_for",
+           "inference_spec", "thin_zeroed"]
 
 
 def build_from_spec(spec: dict) -> nn.Module:
@@ -31,17 +36,13 @@ def inference_spec(spec: dict) -> dict:
     return {k: v for k, v in spec.items() if k != "scaling_factors"}
 
 
-def model_from_state(state: dict, source: str) -> nn.Module:
+def dense_model_from_state(state: dict, source: str) -> nn.Module:
     """The checkpoint's architecture, re-thinned by its recipe, with its weights; learned
-    scaling factors are folded into the weights (same outputs, plain modules). A sparse
-    checkpoint (``compress sparse``) gives its SparseLinear / SparseConv2d model."""
+    scaling factors are folded into the weights (same outputs, plain modules). For any
+    checkpoint but a sparse one (``compress sparse``; see ``compressor.io.load``)."""
     spec = state.get("model_spec")
     if not isinstance(spec, dict):
         raise CheckpointError(f"{source}: no model_spec entry; was it written by `compress`?")
-    if "sparse" in state:  # written by `compress sparse`: packed sparse-kernel layers
-        from .sparse import sparse_model_from_state
-
-        return sparse_model_from_state(state, source)
     model = build_from_spec(spec)
     if state.get("thinning"):
         apply_recipe(model, state["thinning"], source=source)
@@ -86,34 +87,3 @@ def thin_zeroed(model: nn.Module, example: torch.Tensor, masks: dict[str, torch.
     if plan.channels_removed:
         thin_model(model, plan, masks=masks)
     return int(plan.channels_removed)
-
-
-def load(path: str | Path) -> nn.Module:
-    """``compressor.load(path)``: the model of a checkpoint (thinned and sparse ones
-    included), in eval mode, without the schedule."""
-    model = model_from_state(load_checkpoint(path), str(path))
-    return model.eval()
-
-
-def thin_checkpoint(path: str | Path, out: str | Path) -> dict:
-    """``compress thin``: remove every channel the checkpoint's masks zeroed in a whole
-    dependency group; write an inference checkpoint. Returns params/MACs before and after."""
-    state = load_checkpoint(path)
-    if "sparse" in state:
-        raise CheckpointError(f"{path} is a sparse inference checkpoint (`compress sparse`); thin "
-                              "the checkpoint it was made from (or use `compress sparse --thin`)")
-    model = model_from_state(state, str(path))
-    params = dict(model.named_parameters())  # folded scaling factors lose their masks
-    masks = {k: v for k, v in state.get("scheduler", {}).get("masks", {}).items() if k in params}
-    example = example_for(state)
-    before = count_macs(model, example)[TOTAL]
-    plan = plan_thinning(model, find_groups(model, example), masks=masks)
-    thin_model(model, plan, masks=masks)
-    after = count_macs(model, example)[TOTAL]
-    thinned = {k: v for k, v in state.items() if k not in ("format", "format_version", "optimizer")}
-    thinned.update(phase=OFFLINE_THINNED, model_spec=inference_spec(state["model_spec"]), model={k: v.detach().cpu() for k, v in model.state_dict().items()},
-                   thinning=thinning_recipe(model),
-                   scheduler={**state.get("scheduler", {}), "masks": masks})
-    save_checkpoint(out, thinned)
-    return {"channels_removed": int(plan.channels_removed), "params_before": before["params"],
-            "params_after": after["params"], "macs_before": before["macs"], "macs_after": after["macs"]}

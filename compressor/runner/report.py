@@ -8,18 +8,22 @@ import os
 import platform
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
-from .. import __version__, _C
-from ..models import build_model
-from ..nn.scaling import fold_scaling_factors
+from .. import __version__
 from ..engine.sparsity import summarize
 from ..engine.thinning import TOTAL, count_macs
+from ..models import build_model
+from ..nn.scaling import fold_scaling_factors
+from ..ops import cpu_isa
+
+if TYPE_CHECKING:  # annotations only: the run writes its report
+    from .run import CompressionRun
 
 
-def structure_report(run: Any) -> dict:
+def structure_report(run: CompressionRun) -> dict:
     """Per module: shape, params and MACs (per sample) of the dense model and of the
     final one (smaller after thinning), plus totals."""
     info = run.info
@@ -46,7 +50,7 @@ def structure_report(run: Any) -> dict:
     return {"layers": layers, "totals": totals}
 
 
-def build_report(run: Any, final: dict, final_checkpoint: Path) -> dict:
+def build_report(run: CompressionRun, final: dict, final_checkpoint: Path) -> dict:
     scheduler = run.scheduler
     targeted = scheduler.targeted
     levels = scheduler.target_levels(max(run.training.epochs - 1, 0))
@@ -78,7 +82,7 @@ def build_report(run: Any, final: dict, final_checkpoint: Path) -> dict:
         "timing": run.timing,
         "environment": {"torch": torch.__version__, "python": platform.python_version(),
                         "threads": torch.get_num_threads(), "device": str(run.device),
-                        "cpu_isa": _C.cpu_isa(), "seed": run.seed},
+                        "cpu_isa": cpu_isa(), "seed": run.seed},
     }
 
 
@@ -147,7 +151,7 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_report(run: Any, final: dict, final_checkpoint: Path) -> dict:
+def write_report(run: CompressionRun, final: dict, final_checkpoint: Path) -> dict:
     report = build_report(run, final, final_checkpoint)
     run.out.mkdir(parents=True, exist_ok=True)
     _write_atomic(run.out / "report.json", json.dumps(report, indent=2) + "\n")

@@ -1,4 +1,4 @@
-"""The main job: dense training (or a dense checkpoint), then the compression schedule.
+"""A compression run: dense training (or a dense checkpoint), then the compression schedule.
 
 ``CompressionRun`` owns one run directory::
 
@@ -19,26 +19,26 @@ import dataclasses
 import random
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import nn
 
 from .. import data as data_mod
+from ..data import DatasetInfo
 from ..engine.build import bind_components, build_lr_schedulers, build_optimizer
-from ..io.checkpoint import load_checkpoint, save_checkpoint
-from ..errors import CheckpointError, CompressorError, DataError, ModelError
-from ..models import build_model
-from .report import write_report
-from ..nn.scaling import attach_scaling_factors, load_with_new_scales, resolve_scalable, scaled_modules
-from ..schedule import Schedule, read_schedule
-from ..schedule.problems import Problems
 from ..engine.scheduler import CompressionScheduler
 from ..engine.sparsity import summarize
 from ..engine.thinning import apply_recipe, thinning_recipe
+from ..errors import CheckpointError, CompressorError, DataError, ModelError
+from ..io.checkpoint import Phase, is_sparse_state, load_checkpoint, save_checkpoint
+from ..models import build_model
+from ..nn.scaling import (attach_scaling_factors, load_with_new_scales, resolve_scalable,
+                          scaled_modules)
+from ..schedule import Schedule, read_schedule
+from ..schedule.problems import Problems
+from .report import write_report
 from .train import evaluate, train_epoch
-
-DENSE, COMPRESS, DONE = "dense", "compress", "done"
 
 
 @dataclasses.dataclass
@@ -57,7 +57,7 @@ class RunOptions:
 
 
 def prepare(schedule_path: str, *, text: str | None = None, epochs: int | None = None,
-            ) -> tuple[Schedule, nn.Module, Any, Problems]:
+            ) -> tuple[Schedule, nn.Module | None, DatasetInfo | None, Problems]:
     """Read a schedule and build what it names, collecting every problem with its line.
 
     Returns (schedule, model or None, dataset info or None, problems).
@@ -97,7 +97,7 @@ def check_schedule(schedule_path: str, *, epochs: int | None = None) -> Schedule
     return schedule
 
 
-def example_input(info) -> torch.Tensor:
+def example_input(info: DatasetInfo) -> torch.Tensor:
     """One zero image of the data set's shape (for tracing and MAC counts)."""
     return torch.zeros(1, info.channels, info.image_size, info.image_size)
 
@@ -112,9 +112,10 @@ def _set_rng_state(state: dict) -> None:
     random.setstate((state["python_version"], tuple(state["python"]), None))
 
 
-def _epoch_generator(seed: int, phase: str, epoch: int) -> torch.Generator:
+def _epoch_generator(seed: int, phase: Phase, epoch: int) -> torch.Generator:
     # Data order depends only on (seed, phase, epoch): resumable without saving it.
-    return torch.Generator().manual_seed(seed * 1_000_003 + (0 if phase == DENSE else 500_009) + epoch)
+    return torch.Generator().manual_seed(
+        seed * 1_000_003 + (0 if phase == Phase.DENSE else 500_009) + epoch)
 
 
 class CompressionRun:
@@ -124,10 +125,10 @@ class CompressionRun:
         self.resume: dict | None = None
         if options.resume_from:
             self.resume = load_checkpoint(options.resume_from)
-        if self.resume is not None and self.resume.get("phase") == "thinned":
+        if self.resume is not None and self.resume.get("phase") == Phase.THINNED:
             raise CheckpointError(f"{options.resume_from} was thinned offline (`compress thin`) for "
                                   "inference; load it with compressor.load, it cannot be resumed")
-        if self.resume is not None and "sparse" in self.resume:
+        if self.resume is not None and is_sparse_state(self.resume):
             raise CheckpointError(f"{options.resume_from} is a sparse inference checkpoint (`compress "
                                   "sparse`); load it with compressor.load, it cannot be resumed")
         if options.schedule is not None:
@@ -187,9 +188,9 @@ class CompressionRun:
                  f"{len(self.test_split.labels)} test samples")
 
     # ------------------------------------------------------------ checkpoints
-    def _state(self, phase: str, epochs_done: int, optimizer: torch.optim.Optimizer) -> dict:
+    def _state(self, phase: Phase, epochs_done: int, optimizer: torch.optim.Optimizer) -> dict:
         return {
-            "phase": phase, "epochs_done": epochs_done, "seed": self.seed,
+            "phase": phase.value, "epochs_done": epochs_done, "seed": self.seed,
             "model_spec": {"arch": self.schedule.model.arch, "options": dict(self.schedule.model.options),
                            "num_classes": self.info.num_classes, "in_channels": self.info.channels,
                            "image_size": self.info.image_size, "dataset": self.schedule.data.dataset,
@@ -203,7 +204,8 @@ class CompressionRun:
             "thinning": thinning_recipe(self.model),
         }
 
-    def _save(self, name: str, phase: str, epochs_done: int, optimizer, prefix: str | None = None) -> Path:
+    def _save(self, name: str, phase: Phase, epochs_done: int, optimizer,
+              prefix: str | None = None) -> Path:
         path = save_checkpoint(self.ckpt_dir / name, self._state(phase, epochs_done, optimizer))
         if prefix is not None and self.opt.keep_checkpoints > 0:
             old = sorted(self.ckpt_dir.glob(f"{prefix}[0-9][0-9][0-9].pt"))
@@ -235,7 +237,7 @@ class CompressionRun:
         self.dense_metrics = state["dense"]
 
     # ---------------------------------------------------------------- phases
-    def _epoch(self, phase: str, epoch: int, optimizer, scheduler) -> dict:
+    def _epoch(self, phase: Phase, epoch: int, optimizer, scheduler) -> dict:
         t0 = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         if scheduler:
@@ -249,7 +251,7 @@ class CompressionRun:
         metrics = self._evaluate(f"{phase} eval {epoch}")
         if scheduler:
             scheduler.on_epoch_end(epoch, metrics["loss"])
-        record = {"phase": phase, "epoch": epoch, "lr": lr, "loss": loss,
+        record = {"phase": phase.value, "epoch": epoch, "lr": lr, "loss": loss,
                   "top1": metrics["top1"], "top5": metrics["top5"], "val_loss": metrics["loss"],
                   "seconds": time.perf_counter() - t0}
         if scheduler:
@@ -288,21 +290,23 @@ class CompressionRun:
             problems = Problems(self.schedule.path)
             optimizer = build_optimizer(self.training.optimizer, self.model.parameters(), problems)
             problems.raise_if_any()
-            if self.resume is not None and self.resume["phase"] == DENSE:
+            if self.resume is not None and self.resume["phase"] == Phase.DENSE:
                 self._restore(self.resume, optimizer)
             for epoch in range(start_epoch, self.training.dense_epochs):
-                self._epoch(DENSE, epoch, optimizer, None)
-                self._save(f"dense_epoch_{epoch:03d}.pt", DENSE, epoch + 1, optimizer, prefix="dense_epoch_")
+                self._epoch(Phase.DENSE, epoch, optimizer, None)
+                self._save(f"dense_epoch_{epoch:03d}.pt", Phase.DENSE, epoch + 1, optimizer,
+                           prefix="dense_epoch_")
         self.dense_metrics = self._evaluate("dense eval")
         self.log(f"dense model: top1 {self.dense_metrics['top1']:.2f}%  top5 {self.dense_metrics['top5']:.2f}%")
-        self._save("dense.pt", COMPRESS, 0, self.optimizer)
+        self._save("dense.pt", Phase.COMPRESS, 0, self.optimizer)
 
     def execute(self) -> dict:
         """Run (or resume) to the end; returns the report dict."""
         self._load_data()
         t0 = time.perf_counter()
-        phase, done = (self.resume["phase"], int(self.resume["epochs_done"])) if self.resume else (DENSE, 0)
-        if phase == DENSE:
+        phase, done = ((self.resume["phase"], int(self.resume["epochs_done"])) if self.resume
+                       else (Phase.DENSE, 0))
+        if phase == Phase.DENSE:
             self._dense_phase(done)
             done = 0
         else:
@@ -314,12 +318,13 @@ class CompressionRun:
             self.log(f"compress epoch 0 without training: sparsity "
                      f"{self._sparsity_record(0)['actual']:.3f}")
         for epoch in range(done, self.training.epochs):
-            self._epoch(COMPRESS, epoch, self.optimizer, self.scheduler)
-            self._save(f"epoch_{epoch:03d}.pt", COMPRESS, epoch + 1, self.optimizer, prefix="epoch_")
+            self._epoch(Phase.COMPRESS, epoch, self.optimizer, self.scheduler)
+            self._save(f"epoch_{epoch:03d}.pt", Phase.COMPRESS, epoch + 1, self.optimizer,
+                       prefix="epoch_")
         self.scheduler.masks.apply()
         final = self._evaluate("final eval")
         self.timing["run_s"] = time.perf_counter() - t0
-        final_path = self._save("final.pt", DONE, self.training.epochs, self.optimizer)
+        final_path = self._save("final.pt", Phase.DONE, self.training.epochs, self.optimizer)
         report = write_report(self, final, final_path)
         return report
 
