@@ -10,7 +10,7 @@ from compressor.schedule.fields import field_names
 from compressor.schedule.loader import TOP_LEVEL
 from compressor.schedule.sections import DataSection, ModelSection, PolicySection, TrainingSection
 
-from .conftest import REPO
+from .helpers import REPO
 
 README = (REPO / "README.md").read_text()
 

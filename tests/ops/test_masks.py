@@ -9,7 +9,6 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-import compressor
 from compressor import ops
 from compressor.ops import _checks
 

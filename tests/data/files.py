@@ -1,4 +1,4 @@
-"""Writers of small data files in the real on-disk formats, for tests.
+"""Small data files in the real on-disk formats, for the data tests.
 
 ``write_idx`` writes IDX files (MNIST, Fashion-MNIST); ``write_cifar_batch`` writes a
 CIFAR-10 python batch byte-for-byte in the layout of the published files (a Python 2
@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from .data import IDX_DTYPES
+from compressor.data import DATASETS, IDX_DTYPES
 
-__all__ = ["write_cifar_batch", "write_idx"]
+__all__ = ["FASHION_DIR", "IDX_NAMES", "expected_images", "make_cifar", "make_idx",
+           "write_cifar_batch", "write_idx"]
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> Path:
@@ -94,3 +96,47 @@ def write_cifar_batch(
     path.write_bytes(pickle.PROTO + b"\x02" + pickle.EMPTY_DICT + pickle.MARK + body
                      + pickle.SETITEMS + pickle.STOP)
     return path
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+IDX_NAMES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def make_idx(directory: Path, *, counts=None, gz: bool = True, seed: int = 0, size: int = 28):
+    """Write train/test IDX files; return {split: (uint8 images N x H x W, uint8 labels N)}."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, count in (counts or {"train": 12, "test": 5}).items():
+        images = rng.integers(0, 256, (count, size, size), dtype=np.uint8)
+        labels = rng.integers(0, 10, count, dtype=np.uint8)
+        suffix = ".gz" if gz else ""
+        write_idx(directory / (IDX_NAMES[split][0] + suffix), images)
+        write_idx(directory / (IDX_NAMES[split][1] + suffix), labels)
+        arrays[split] = (images, labels)
+    return arrays
+
+
+def make_cifar(directory: Path, per_batch: int = 3, seed: int = 0):
+    """Write the 6 CIFAR-10 batches; return {split: (uint8 images N x 3 x 32 x 32, labels N)}."""
+    rng = np.random.default_rng(seed)
+    arrays: dict[str, tuple[list, list]] = {"train": ([], []), "test": ([], [])}
+    names = [("train", f"data_batch_{i}") for i in range(1, 6)] + [("test", "test_batch")]
+    for split, name in names:
+        images = rng.integers(0, 256, (per_batch, 3, 32, 32), dtype=np.uint8)
+        labels = rng.integers(0, 10, per_batch)
+        write_cifar_batch(directory / name, images, labels)
+        arrays[split][0].append(images)
+        arrays[split][1].append(labels)
+    return {split: (np.concatenate(i), np.concatenate(l)) for split, (i, l) in arrays.items()}
+
+
+def expected_images(images: np.ndarray, name: str) -> torch.Tensor:
+    spec = DATASETS[name]
+    x = torch.from_numpy(images.astype(np.float32) / 255.0)
+    if x.dim() == 3:
+        x = x[:, None]
+    mean = torch.tensor(spec.mean).view(1, -1, 1, 1)
+    std = torch.tensor(spec.std).view(1, -1, 1, 1)
+    return (x - mean) / std

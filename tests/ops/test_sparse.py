@@ -1,10 +1,8 @@
-"""Sparse inference kernels and modules against pure-PyTorch references
-(compressor/sparse/, csrc/ops/sparse.cpp, csrc/ops/cpu/sparse_*)."""
+"""The sparse inference ops against pure-PyTorch references
+(compressor/ops/sparse.py, csrc/ops/sparse.cpp, csrc/ops/cpu/sparse_*)."""
 
 from __future__ import annotations
 
-import io
-import math
 
 import pytest
 import torch
@@ -13,11 +11,12 @@ from torch import nn
 
 import compressor._C as _C
 from compressor.ops import sparse as sparse_ops
-from compressor.sparse import FORMATS, SparseConv2d, SparseLinear, convert
-from compressor.sparse.modules import is_nm24, pack, unpack
+from compressor.sparse import FORMATS, SparseConv2d
+from compressor.sparse.modules import pack, unpack
+from ..helpers import BLOCKS, close, pruned, two_four, weight_for
 
 OPS = torch.ops.compressor
-BLOCKS = {"csr": (1, 1), "4x1": (4, 1), "1x4": (1, 4)}
+
 SPARSITIES = [0.0, 0.5, 0.9, 1.0]
 # Every instruction-set variant this CPU can run (the kernels pick by COMPRESSOR_SPARSE_ISA).
 ISAS = {"avx512f": ["avx512", "avx2", "portable"], "avx2": ["avx2", "portable"]}.get(
@@ -30,41 +29,9 @@ def isa(request, monkeypatch):
     return request.param
 
 
-# ---- references and weights -------------------------------------------------------------
-
-def pruned(out: int, inp: int, sparsity: float, block: tuple[int, int] = (1, 1),
-           gen: torch.Generator | None = None) -> torch.Tensor:
-    """A random weight with round(sparsity * blocks) whole (R, C) blocks zeroed."""
-    r, c = block
-    rows, cols = -(-out // r), -(-inp // c)
-    keep = torch.ones(rows * cols, dtype=torch.bool)
-    keep[torch.randperm(rows * cols, generator=gen)[:round(sparsity * rows * cols)]] = False
-    mask = keep.view(rows, cols).repeat_interleave(r, 0).repeat_interleave(c, 1)[:out, :inp]
-    return torch.randn(out, inp, generator=gen) * mask
-
-
-def two_four(w: torch.Tensor) -> torch.Tensor:
-    """Keep the 2 largest |w| of every 4 consecutive inputs (the last group may be short)."""
-    out, inp = w.shape
-    g = F.pad(w, (0, -inp % 4)).view(out, -1, 4)
-    drop = g.abs().argsort(-1)[..., :2]
-    return g.scatter(-1, drop, 0.0).view(out, -1)[:, :inp].contiguous()
-
-
-def weight_for(fmt: str, out: int, inp: int, sparsity: float) -> torch.Tensor:
-    if fmt == "2:4":
-        w = two_four(torch.randn(out, inp))
-        return w * (torch.rand(out, inp) >= sparsity)  # sparser than 2:4 is still 2:4
-    return pruned(out, inp, sparsity, BLOCKS[fmt])
-
-
 def ref_linear(x, w, b=None, relu=False):
     y = F.linear(x, w, b)
     return F.relu(y) if relu else y
-
-
-def close(actual: torch.Tensor, expected: torch.Tensor, k: int) -> None:
-    torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-5 * (k + 10))
 
 
 def sparse_linear(x, fmt, packed, out, inp, bias=None, relu=False):
@@ -466,162 +433,3 @@ def test_opcheck_every_op():
     v, i = sparse_ops.nm24_pack(two_four(wc))
     torch.library.opcheck(OPS.sparse_nm24_conv2d.default,
                           (img[0], v, i, [12, 2, 3, 3], None, [2, 1], [0, 1], [1, 1], True, False))
-
-
-# ---- modules -----------------------------------------------------------------------------
-
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_sparse_linear_from_dense_and_state_dict(fmt):
-    dense = nn.Linear(30, 20)
-    with torch.no_grad():
-        dense.weight.copy_(weight_for(fmt, 20, 30, 0.6))
-    sparse = SparseLinear.from_dense(dense, format=fmt)
-    x = torch.randn(5, 30)
-    with torch.no_grad():
-        close(sparse(x), dense(x), 30)
-    assert torch.equal(sparse.dense_weight(), dense.weight)
-    assert f"format='{fmt}'" in repr(sparse)
-    buf = io.BytesIO()
-    torch.save(sparse.state_dict(), buf)
-    buf.seek(0)
-    fresh = SparseLinear(30, 20, format=fmt)  # all-zero weight: other buffer sizes
-    fresh.load_state_dict(torch.load(buf, weights_only=True))
-    with torch.no_grad():
-        assert torch.equal(fresh(x), sparse(x))
-    if fmt != "2:4":
-        other = SparseLinear(30, 20, format="4x1" if fmt != "4x1" else "csr")
-        with pytest.raises(RuntimeError, match="packed weight of this module needs"):
-            other.load_state_dict(sparse.state_dict())
-
-
-def test_sparse_module_errors():
-    with pytest.raises(ValueError, match="format must be one of"):
-        SparseLinear.from_dense(nn.Linear(4, 4), format="bsr")
-    with pytest.raises(ValueError, match="must be torch.float32"):
-        SparseLinear.from_dense(nn.Linear(4, 4).double())
-    with pytest.raises(TypeError, match="expected an nn.Linear"):
-        SparseLinear.from_dense(nn.Conv2d(4, 4, 1))
-    with pytest.raises(ValueError, match="only groups=1"):
-        SparseConv2d.from_dense(nn.Conv2d(4, 4, 3, groups=2))
-    with pytest.raises(ValueError, match="padding_mode='zeros'"):
-        SparseConv2d.from_dense(nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect"))
-    with pytest.raises(ValueError, match="pads asymmetrically"):
-        SparseConv2d.from_dense(nn.Conv2d(4, 4, 2, padding="same"))
-    with pytest.raises(ValueError, match="not 2:4 sparse in either column order"):
-        SparseConv2d.from_dense(nn.Conv2d(4, 4, 3), format="2:4")
-    with pytest.raises(RuntimeError, match="sparse_bsr_linear: x must be torch.float32"):
-        SparseLinear.from_dense(nn.Linear(4, 4))(torch.randn(2, 4).double())
-    with pytest.raises(RuntimeError, match="sparse_bsr_conv2d: x must have in_channels = 4"):
-        SparseConv2d.from_dense(nn.Conv2d(4, 4, 3))(torch.randn(2, 3, 5, 5))
-    same = nn.Conv2d(3, 5, 3, padding="same", dilation=2)
-    x = torch.randn(1, 3, 9, 9)
-    with torch.no_grad():
-        close(SparseConv2d.from_dense(same)(x), same(x), 27)
-
-
-# ---- convert -----------------------------------------------------------------------------
-
-class SmallCNN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 32, 1), nn.ReLU(),
-            nn.Conv2d(32, 32, 3, padding=1, groups=4), nn.ReLU())
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(32 * 8 * 8, 256), nn.ReLU(),
-                                  nn.Linear(256, 10))
-
-    def forward(self, x):
-        return self.head(self.features(x))
-
-
-def pruned_cnn(sparsity: float = 0.9) -> nn.Module:
-    model = SmallCNN().eval()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                w = m.weight
-                k = round(sparsity * w.numel())
-                thresh = w.abs().flatten().kthvalue(k).values
-                w.mul_(w.abs() > thresh)
-    return model
-
-
-def test_convert_equals_masked_dense():
-    model = pruned_cnn()
-    x = torch.randn(4, 3, 16, 16)
-    report = []
-    converted = convert(model, example_inputs=x, time_budget=1.0, report=report)
-    assert converted is not model
-    assert not any(isinstance(m, (SparseLinear, SparseConv2d)) for m in model.modules())
-    with torch.no_grad():
-        close(converted(x), model(x), 2048)
-    by_name = {r.name: r for r in report}
-    assert by_name["features.6"].choice == "dense" and "groups=4" in by_name["features.6"].reason
-    timed = [r for r in report if r.reason == "measured"]
-    assert len(timed) == 5 and all("dense" in r.times_ms and "csr" in r.times_ms for r in timed)
-    assert by_name["head.1"].input_shape == (4, 2048)
-    for r in timed:  # the fastest candidate, sparse only when it beat dense by the margin
-        assert r.times_ms[r.choice] == min(r.times_ms.values()) or r.choice == "dense"
-        if r.choice != "dense":
-            assert r.times_ms[r.choice] < r.times_ms["dense"]
-        module = converted.get_submodule(r.name)
-        assert getattr(module, "format", "dense") == r.choice
-
-
-def test_convert_heuristic_fuse_relu_inplace_and_thresholds():
-    model = pruned_cnn()
-    x = torch.randn(2, 3, 16, 16)
-    with torch.no_grad():
-        expected = model(x)
-    fused = convert(model, measure=False, fuse_relu=True)
-    assert isinstance(fused.head[1], SparseLinear) and fused.head[1].relu
-    assert isinstance(fused.head[2], nn.Identity)
-    assert isinstance(fused.features[0], SparseConv2d) and fused.features[0].relu
-    with torch.no_grad():
-        close(fused(x), expected, 2048)
-    report = []
-    same = convert(model, measure=False, min_sparsity=0.95, inplace=True, report=report)
-    assert same is model and not any(isinstance(m, (SparseLinear, SparseConv2d))
-                                     for m in model.modules())
-    assert all("below min_sparsity" in r.reason or "groups" in r.reason for r in report)
-    with pytest.raises(ValueError, match="min_sparsity must be in"):
-        convert(model, min_sparsity=1.5)
-    with pytest.raises(ValueError, match="formats must be a sequence"):
-        convert(model, formats=("csr", "dense"))
-
-
-def test_convert_picks_2to4_and_blocks_when_applicable():
-    lin = nn.Sequential(nn.Linear(64, 32), nn.Linear(64, 64))
-    with torch.no_grad():
-        lin[0].weight.copy_(two_four(torch.randn(32, 64)))
-        lin[1].weight.copy_(pruned(64, 64, 0.9, (4, 1)))
-        lin[1].weight[:4, :3] = 1.0  # 3 non-zeros in a group of 4: not 2:4
-    report = []
-    out = convert(lin, measure=False, report=report)
-    assert [r.choice for r in report] == ["2:4", "4x1"]
-    assert out[0].format == "2:4" and out[1].format == "4x1"
-    assert is_nm24(out[0].dense_weight())
-
-
-def test_sparse_linear_under_torch_compile():
-    dense = nn.Linear(48, 24)
-    with torch.no_grad():
-        dense.weight.copy_(pruned(24, 48, 0.8))
-    sparse = SparseLinear.from_dense(dense, relu=True)
-    compiled = torch.compile(sparse, fullgraph=True)
-    for batch in (3, 5):
-        x = torch.randn(batch, 48)
-        with torch.no_grad():
-            close(compiled(x), F.relu(dense(x)), 48)
-
-
-def test_convert_times_a_layer_without_example_inputs():
-    # A 90% sparse 1024 x 1024 layer at batch 1 (no example input): CSR wins.
-    lin = nn.Linear(1024, 1024)
-    with torch.no_grad():
-        lin.weight.mul_(torch.rand_like(lin.weight) > 0.9)
-    report = []
-    convert(lin, time_budget=0.2, report=report)
-    assert report[0].choice == "csr" and math.isfinite(report[0].times_ms["csr"])

@@ -12,15 +12,15 @@ from compressor import bench
 from compressor.cli import main
 from compressor.bench.ort import missing
 
-from .test_sparse_checkpoint import masked_checkpoint, resnet_checkpoint
+from ..helpers import masked_checkpoint, resnet_checkpoint
 
-from .test_run import finished_run  # noqa: F401  (module-scoped run fixture)
 
 ORT_MISSING = missing()
 QUICK = ["--batch-sizes", "1", "--runs", "2", "--warmup", "1", "--budget", "1"]
 
 
-def test_bench_reports_every_variant(finished_run, tmp_path, capsys):  # noqa: F811
+@pytest.mark.slow
+def test_bench_reports_every_variant(finished_run, tmp_path, capsys):
     _, out = finished_run
     path = tmp_path / "bench.json"
     assert main(["bench", str(out / "checkpoints" / "final.pt"), "--batch-sizes", "1", "4",
@@ -55,8 +55,9 @@ def test_bench_refuses_checkpoint_without_model_spec(tmp_path, capsys):
     assert "no model_spec entry" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(ORT_MISSING is not None, reason=f"onnxruntime reference: {ORT_MISSING}")
-def test_onnxruntime_reference_row(finished_run, tmp_path, capsys):  # noqa: F811
+def test_onnxruntime_reference_row(finished_run, tmp_path, capsys):
     _, out = finished_run
     path = tmp_path / "bench.json"
     assert main(["bench", str(out / "checkpoints" / "final.pt"), *QUICK, "--threads", "1", "2",
@@ -95,7 +96,8 @@ def test_onnxruntime_outputs_are_checked(monkeypatch):
     assert model is None and info["status"] == "mismatch" and "0.5" in info["note"]
 
 
-def test_missing_onnxruntime_is_one_line(finished_run, tmp_path, capsys, monkeypatch):  # noqa: F811
+@pytest.mark.slow
+def test_missing_onnxruntime_is_one_line(finished_run, tmp_path, capsys, monkeypatch):
     _, out = finished_run
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
     path = tmp_path / "bench.json"

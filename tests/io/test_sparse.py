@@ -13,44 +13,13 @@ import compressor
 from compressor.io.checkpoint import load_checkpoint, save_checkpoint
 from compressor.cli import main
 from compressor.errors import CheckpointError
-from compressor.graph import find_groups, group_zero_masks
 from compressor.io.thin import thin_checkpoint
 from compressor.models import build_model
 from compressor.sparse import SparseConv2d, SparseLinear
 from compressor.io.sparse import sparse_checkpoint
 
-from .conftest import apply_masks, combine_masks
-
-SPEC = {"arch": "mnist_net", "options": {}, "num_classes": 10, "in_channels": 1, "image_size": 28,
-        "dataset": "synthetic", "scaling_factors": []}
-
-
-def _two_four(shape: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
-    """A mask with 2 of every 4 consecutive inputs kept."""
-    scores = torch.rand(*shape[:-1], shape[-1] // 4, 4, generator=gen)
-    keep = torch.zeros_like(scores, dtype=torch.bool)
-    keep.scatter_(-1, scores.topk(2, dim=-1).indices, True)
-    return keep.reshape(shape)
-
-
-def masked_checkpoint(path: Path, *, structured: bool = False, seed: int = 0) -> Path:
-    """A mnist_net checkpoint as a run writes it, pruned: conv2 75% and fc1 90% unstructured,
-    fc2 2:4; with ``structured`` also 8 of conv1's 32 channels zeroed (thinnable). The
-    weights are *not* multiplied by the masks: `compress sparse` applies them."""
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = build_model("mnist_net", num_classes=10, in_channels=1, image_size=28)
-    params = dict(model.named_parameters())
-    masks = {"conv2.weight": torch.rand(params["conv2.weight"].shape, generator=gen) >= 0.75,
-             "fc1.weight": torch.rand(params["fc1.weight"].shape, generator=gen) >= 0.9,
-             "fc2.weight": _two_four(tuple(params["fc2.weight"].shape), gen)}
-    if structured:
-        group = next(g for g in find_groups(model, torch.zeros(1, 1, 28, 28))
-                     if "conv1" in g.modules("producer"))
-        combine_masks(masks, group_zero_masks(model, group, range(0, 32, 4)))
-    save_checkpoint(path, {"phase": "compress", "model_spec": SPEC, "model": model.state_dict(),
-                           "scheduler": {"masks": masks}, "thinning": None})
-    return path
+from ..helpers import apply_masks
+from ..helpers import SPEC, masked_checkpoint, resnet_checkpoint
 
 
 def masked_dense(path: Path) -> nn.Module:
@@ -182,26 +151,6 @@ def test_damaged_sparse_checkpoint(tmp_path, capsys, damage, message):
     assert message in str(info.value)
     assert main(["bench", str(tmp_path / "bad.pt"), "--runs", "1"]) == 2
     assert message in capsys.readouterr().err
-
-
-def resnet_checkpoint(path: Path) -> tuple[Path, nn.Module]:
-    """A resnet18 (32x32) checkpoint with every conv 90% pruned by its masks and random
-    BatchNorm statistics; also the masked model (eval mode)."""
-    gen = torch.Generator().manual_seed(3)
-    model = build_model("resnet18", num_classes=10, in_channels=3, image_size=32)
-    masks = {}
-    with torch.no_grad():
-        for name, m in model.named_modules():
-            if isinstance(m, nn.Conv2d):
-                masks[f"{name}.weight"] = torch.rand(m.weight.shape, generator=gen) >= 0.9
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
-    spec = dict(SPEC, arch="resnet18", in_channels=3, image_size=32)
-    save_checkpoint(path, {"phase": "compress", "model_spec": spec, "model": model.state_dict(),
-                           "scheduler": {"masks": masks}, "thinning": None})
-    apply_masks(model, masks)
-    return path, model.eval()
 
 
 def test_folded_batchnorms_round_trip(tmp_path, capsys):

@@ -5,19 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-import torchvision
 import torch
 
 import compressor
 from compressor.io.checkpoint import load_checkpoint
 from compressor.cli import main
-from compressor.models import build_model
-from compressor.engine.pruning.structured import StructuredPruner, group_scores
-from compressor.graph import find_groups
 from compressor.schedule import ScheduleError
 from compressor.runner.run import check_schedule
 
-from .conftest import REPO, apply_masks, run_cli, run_schedule
+from ..helpers import REPO, run_cli, run_schedule
 
 STRUCTURED = """\
 version: 1
@@ -57,6 +53,7 @@ def thinned_run(tmp_path_factory):
     return root / "s.yaml", run_schedule(root, STRUCTURED.replace("CRITERION", "l1_filter"))
 
 
+@pytest.mark.slow
 def test_thinning_in_schedule_shrinks_model_and_reports_it(thinned_run):
     _, out = thinned_run
     report = json.loads((out / "report.json").read_text())
@@ -79,6 +76,7 @@ def test_thinning_in_schedule_shrinks_model_and_reports_it(thinned_run):
     assert "## Dependency groups of structured pruners" in md
 
 
+@pytest.mark.slow
 def test_thinned_checkpoint_loads_weights_only_and_rebuilds(thinned_run):
     _, out = thinned_run
     final = out / "checkpoints" / "final.pt"
@@ -90,6 +88,7 @@ def test_thinned_checkpoint_loads_weights_only_and_rebuilds(thinned_run):
     assert model(x).shape == (3, 10)
 
 
+@pytest.mark.slow
 def test_resume_after_thinning_equals_uninterrupted(thinned_run, tmp_path):
     _, out = thinned_run
     assert run_cli("--resume-from", str(out / "checkpoints" / "epoch_002.pt"), "--out", str(tmp_path / "r")) == 0
@@ -116,6 +115,7 @@ def test_classifier_outputs_cannot_be_pruned(write_schedule):
         check_schedule(str(write_schedule(text)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scope", ["layer", "global"])
 def test_structured_pruning_goes_on_after_thinning(write_schedule, tmp_path, scope):
     """AGP on conv2 over epochs 0-3 with thinning on epochs 1 and 3: the sparsity stays
@@ -145,30 +145,7 @@ def test_structured_pruning_goes_on_after_thinning(write_schedule, tmp_path, sco
     assert all(torch.equal(t, b["model"][n]) for n, t in a["model"].items())
 
 
-def test_group_scores_sum_members_and_global_ranking():
-    torch.manual_seed(0)
-    model = build_model("resnet18", num_classes=10, in_channels=3, image_size=32).eval()
-    groups = [g for g in find_groups(model, torch.zeros(1, 3, 32, 32)) if g.prunable]
-    residual = next(g for g in groups if any(m.name == "layer1.0.conv2.weight" for m in g.members))
-    expected = sum(dict(model.named_parameters())[m.name].detach().abs().flatten(1).sum(1).double()
-                   for m in residual.members if m.role == "producer" and m.tensor == "weight")
-    assert torch.allclose(group_scores(model, residual, "l1_filter"), expected)
-
-    class Config:
-        criterion, scope = "l1_filter", "global"
-
-        @staticmethod
-        def target(epoch, active):
-            return 0.5
-
-    pruner = StructuredPruner("p", Config(), model, groups)
-    masks = pruner.compute_masks(0, [0])
-    total = sum(g.channels for g in groups)
-    pruned = sum(int((~masks[n]).flatten(1).all(1).sum()) for n in masks
-                 if n.endswith("conv2.weight") or n.endswith("conv1.weight") or "downsample.0.weight" in n)
-    assert pruned > 0 and total > 0
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mnist_net_l1_filter", "mnist_net_fpgm"])
 def test_shipped_structured_schedules_thin_with_zero_epochs(name, tmp_path, monkeypatch):
     text = (REPO / "schedules" / f"{name}.yaml").read_text()
@@ -182,6 +159,7 @@ def test_shipped_structured_schedules_thin_with_zero_epochs(name, tmp_path, monk
     assert layers["fc1"]["shape_after"][1] == keep[1] * 144
 
 
+@pytest.mark.slow
 def test_offline_thin_command(tmp_path, thinned_run, capsys):
     _, out = thinned_run
     # the dense checkpoint has no zeroed groups; the AGP epoch-0 checkpoint has 6 filters zeroed
@@ -194,6 +172,7 @@ def test_offline_thin_command(tmp_path, thinned_run, capsys):
     assert "cannot be resumed" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet18_filters_agp", "resnet18_slimming"])
 def test_shipped_resnet18_structured_schedules_run_and_thin(name, tmp_path):
     text = (REPO / "schedules" / f"{name}.yaml").read_text()
@@ -211,47 +190,3 @@ def test_shipped_resnet18_structured_schedules_run_and_thin(name, tmp_path):
     assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
     if name == "resnet18_filters_agp":  # 50% of every group's filters
         assert report["structure"]["layers"]["layer1.0.conv1"]["shape_after"][0] == 32
-
-
-@pytest.mark.parametrize("scope", ["layer", "global"])
-def test_pruner_removes_whole_conv_groups_of_grouped_convs(scope):
-    """ResNeXt: groups through a grouped 3x3 conv are ranked in blocks of 4 channels;
-    the pruned channels are whole conv groups, which thinning then removes."""
-    from compressor.engine.thinning import plan_thinning, thin_model
-
-    torch.manual_seed(0)
-    model = torchvision.models.resnext50_32x4d(weights=None).eval()
-    x = torch.randn(1, 3, 64, 64)
-    all_groups = find_groups(model, x)
-    groups = [g for g in all_groups if g.prunable]
-    assert sum(g.granularity == 4 for g in groups) >= 3
-
-    class Config:
-        criterion = "l1_filter"
-
-        @staticmethod
-        def target(epoch, active):
-            return 0.3
-
-    Config.scope = scope
-    pruner = StructuredPruner("p", Config(), model, groups)
-    masks = pruner.compute_masks(0, [0])
-    total = 0
-    for g, pruned in zip(groups, pruner._pruned(0.3)):
-        w = g.granularity
-        assert len(pruned) % w == 0 and all(int(c) % w == 0 for c in pruned[::w])
-        assert all(pruned[i + j] == pruned[i] + j for i in range(0, len(pruned), w) for j in range(w))
-        if scope == "layer":
-            assert len(pruned) == int(0.3 * g.channels / w) * w
-        total += len(pruned)
-    if scope == "global":
-        assert total == int(0.3 * sum(g.channels for g in groups))
-    apply_masks(model, masks)
-    with torch.no_grad():
-        masked = model(x)
-    plan = plan_thinning(model, all_groups, masks=masks)
-    assert plan.channels_removed == total
-    thin_model(model, plan)
-    with torch.no_grad():
-        torch.testing.assert_close(model(x), masked, rtol=0, atol=1e-4)
-    assert model.layer1[0].conv2.groups * 4 == model.layer1[0].conv2.out_channels

@@ -1,4 +1,4 @@
-"""The main job end to end on small synthetic data: report, checkpoints, resume."""
+"""A run end to end on small synthetic data: report, checkpoints, resume."""
 
 from __future__ import annotations
 
@@ -13,16 +13,10 @@ import torch
 
 from compressor.io.checkpoint import load_checkpoint
 
-from .conftest import VALID_SCHEDULE, run_cli, run_schedule
+from ..helpers import VALID_SCHEDULE, run_cli
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """One complete run with every epoch checkpoint kept."""
-    root = tmp_path_factory.mktemp("run")
-    return root / "s.yaml", run_schedule(root, VALID_SCHEDULE)
-
-
+@pytest.mark.slow
 def test_report_json_has_the_promised_fields(finished_run):
     _, out = finished_run
     report = json.loads((out / "report.json").read_text())
@@ -55,6 +49,7 @@ def test_report_json_has_the_promised_fields(finished_run):
     assert "| `fc1.weight` | 128×9216 |" in md and "80.00%" in md
 
 
+@pytest.mark.slow
 def test_final_checkpoint_loads_weights_only_and_matches_model(finished_run):
     _, out = finished_run
     raw = torch.load(out / "checkpoints" / "final.pt", weights_only=True)
@@ -66,6 +61,7 @@ def test_final_checkpoint_loads_weights_only_and_matches_model(finished_run):
                      "epoch_002.pt", "epoch_003.pt", "final.pt"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("resume_from", ["epoch_001.pt", "dense_epoch_000.pt", "dense.pt"])
 def test_resume_equals_uninterrupted_run(finished_run, tmp_path, resume_from):
     schedule, out = finished_run
@@ -78,6 +74,7 @@ def test_resume_equals_uninterrupted_run(finished_run, tmp_path, resume_from):
     assert [e["top1"] for e in a["history"]] == [e["top1"] for e in b["history"]]
 
 
+@pytest.mark.slow
 def test_kill_then_resume_finishes_like_uninterrupted(finished_run, tmp_path):
     schedule, out = finished_run
     run_dir = tmp_path / "killed"

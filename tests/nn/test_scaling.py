@@ -23,7 +23,7 @@ from compressor.nn.scaling import (ScalingError, attach_scaling_factors, fold_sc
 from compressor.schedule import ScheduleError
 from compressor.engine.thinning import apply_recipe, plan_thinning, thin_model, thinning_recipe
 
-from .conftest import REPO, apply_masks, combine_masks, run_cli, run_schedule
+from ..helpers import REPO, apply_masks, combine_masks, run_cli, run_schedule
 
 
 def _randomize_scales(model: nn.Module, zero: dict[str, list[int]] | None = None) -> None:
@@ -174,6 +174,7 @@ def sss_run(tmp_path_factory):
     return run_schedule(tmp_path_factory.mktemp("sss"), SSS, "sss.yaml")
 
 
+@pytest.mark.slow
 def test_schedule_prunes_by_learned_factors_and_thins(sss_run):
     report = json.loads((sss_run / "report.json").read_text())
     (event,) = report["thinning"]
@@ -193,6 +194,7 @@ def test_schedule_prunes_by_learned_factors_and_thins(sss_run):
     assert len(keep) == kept[1]
 
 
+@pytest.mark.slow
 def test_l1_on_factors_shrinks_them(sss_run, write_schedule, tmp_path):
     """The same two epochs without the L1 policy: the factors end larger."""
     text = SSS.replace("  - regularizer: factors_l1\n    ending_epoch: 2\n", "").replace(
@@ -207,6 +209,7 @@ def test_l1_on_factors_shrinks_them(sss_run, write_schedule, tmp_path):
         assert shrink > 0.004, (name, shrink)
 
 
+@pytest.mark.slow
 def test_scaled_checkpoints_load_folded_and_resume_exactly(sss_run, tmp_path):
     final = sss_run / "checkpoints" / "final.pt"
     state = torch.load(final, weights_only=True)
@@ -228,6 +231,7 @@ def test_scaled_checkpoints_load_folded_and_resume_exactly(sss_run, tmp_path):
     assert all(torch.equal(t, b[n]) for n, t in a.items())
 
 
+@pytest.mark.slow
 def test_offline_thin_of_scaled_checkpoint(sss_run, tmp_path, capsys):
     ckpt = sss_run / "checkpoints" / "epoch_001.pt"  # before the pruning epoch: nothing zero
     state = load_checkpoint(ckpt)
@@ -257,6 +261,7 @@ policies:
 """
 
 
+@pytest.mark.slow
 def test_dense_checkpoint_without_factors_starts_them_at_one(write_schedule, tmp_path):
     dense_run = tmp_path / "dense"
     assert run_cli("--schedule", str(write_schedule(PLAIN, "plain.yaml")), "--out", str(dense_run)) == 0
@@ -283,6 +288,7 @@ def test_schedule_errors_name_the_line(write_schedule):
         check_schedule(str(write_schedule(wrong)))
 
 
+@pytest.mark.slow
 def test_shipped_sss_schedule_runs(tmp_path):
     text = (REPO / "schedules" / "mnist_net_sss.yaml").read_text()
     text = text.replace("dataset: fashion_mnist",
@@ -295,6 +301,7 @@ def test_shipped_sss_schedule_runs(tmp_path):
     assert event["channels_removed"] == (32 + 64 + 128) // 2
 
 
+@pytest.mark.slow
 def test_bench_variants_of_a_scaled_run_are_folded(sss_run):
     from compressor.bench import build_variants
     from compressor.io.spec import build_from_spec
