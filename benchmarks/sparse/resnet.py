@@ -2,10 +2,10 @@
 and the fc layer, converted with ``compressor.sparse.convert``, against the dense
 torch model: latency ratio in the same run.
 
-    python benchmarks/sparse_resnet.py                 # 1 thread, 15 rounds, 3 repeats
-    python benchmarks/sparse_resnet.py --threads 2
-    python benchmarks/sparse_resnet.py --layers        # plus per-layer choices and times
-    python benchmarks/sparse_resnet.py --keep-batchnorm  # without BatchNorm folding
+    python -m benchmarks.sparse.resnet                 # 1 thread, 15 rounds, 3 repeats
+    python -m benchmarks.sparse.resnet --threads 2
+    python -m benchmarks.sparse.resnet --layers        # plus per-layer choices and times
+    python -m benchmarks.sparse.resnet --keep-batchnorm  # without BatchNorm folding
 
 Rounds alternate dense and converted (drifting machine load hits both alike); a
 repeat reports the medians of its rounds and their ratio; the table lists every

@@ -1,15 +1,16 @@
 """Dense vs thinned (50% of every prunable group's filters) ResNet-18 inference.
 
-``python benchmarks/thinned_resnet.py`` prints the speed-ups beside the MAC ratios.
+``python -m benchmarks.thinning.resnet`` prints the speed-ups beside the MAC ratios.
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
-from thinned_resnet import thinned_pair
 
 from compressor.engine.thinning import TOTAL, count_macs
+
+from .resnet import thinned_pair
 
 
 @pytest.mark.parametrize("variant", ["dense", "thinned"])

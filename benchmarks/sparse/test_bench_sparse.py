@@ -2,9 +2,9 @@
 
 Not part of the default test run (``testpaths = ["tests"]``)::
 
-    pytest benchmarks/test_bench_sparse.py                      # 1 thread
-    COMPRESSOR_BENCH_THREADS=2 pytest benchmarks/test_bench_sparse.py
-    pytest benchmarks/test_bench_sparse.py --benchmark-disable  # CI: functional, small sizes
+    pytest benchmarks/sparse                      # 1 thread
+    COMPRESSOR_BENCH_THREADS=2 pytest benchmarks/sparse
+    pytest benchmarks/sparse --benchmark-disable  # CI: functional, small sizes
 
 Each group puts ``compressor`` (our packed kernel), ``torch dense`` (F.linear /
 F.conv2d on the masked weight) and ``torch CSR`` (torch.sparse CSR matmul) side by
@@ -14,8 +14,8 @@ unstructured weight of the same sparsity), and ResNet-18's convolutions. Every
 timed result is checked. ``test_resnet18_90`` times a whole ResNet-18 (224x224,
 batch 1, 90% unstructured sparsity) dense against ``compressor.sparse.convert``'s
 model, at full size also under ``--benchmark-disable`` (where it only checks that
-the outputs match); ``benchmarks/sparse_resnet.py`` prints the ratio.
-``test_convert_resnet50`` times ``convert`` itself on a pruned ResNet-50. ``benchmarks/sparse_ratios.py`` prints the ratios. The
+the outputs match); ``python -m benchmarks.sparse.resnet`` prints the ratio.
+``test_convert_resnet50`` times ``convert`` itself on a pruned ResNet-50. ``python -m benchmarks.sparse.ratios`` prints the ratios. The
 thread count comes from conftest.py (COMPRESSOR_BENCH_THREADS, default 1).
 """
 
@@ -25,8 +25,9 @@ import functools
 
 import pytest
 import torch
-from sparse_cases import IMPLS, Spec, bench_threads, cases, conv_specs, impls, linear_specs
-from sparse_resnet import IMAGE, SPARSITY, resnet_pair
+from ..common import bench_threads
+from .cases import IMPLS, Spec, cases, conv_specs, impls, linear_specs
+from .resnet import IMAGE, SPARSITY, pruned_model, resnet_pair
 
 
 def _run(benchmark, spec: Spec, impl: str) -> None:
@@ -79,7 +80,6 @@ def test_convert_resnet50(benchmark) -> None:
     """The time ``convert`` takes on a 90%-pruned ResNet-50 (224x224, batch-1 example; the
     issue's bound is 5 s): packing, timing every candidate (2 s budget), BatchNorm
     folding. Functional run: ResNet-18 at 32x32 with a 0.2 s budget."""
-    from sparse_resnet import pruned_model
 
     from compressor.sparse import convert
 

@@ -2,19 +2,19 @@
 
 Not part of the default test run (``testpaths = ["tests"]``)::
 
-    pytest benchmarks/test_bench_masks.py                      # 1 thread
-    COMPRESSOR_BENCH_THREADS=2 pytest benchmarks/test_bench_masks.py
-    pytest benchmarks/test_bench_masks.py --benchmark-disable  # CI: functional, ~100k weights
+    pytest benchmarks/masks                      # 1 thread
+    COMPRESSOR_BENCH_THREADS=2 pytest benchmarks/masks
+    pytest benchmarks/masks --benchmark-disable  # CI: functional, ~100k weights
 
 Each group (threshold, mask, apply) puts ours and torch's side by side; every timed
-result is checked. ``benchmarks/ratios.py`` prints the speed-ups as a table.
+result is checked. ``python -m benchmarks.masks.ratios`` prints the speed-ups as a table.
 """
 
 from __future__ import annotations
 
 import pytest
-import torch
-from mask_cases import CASE_IDS, FULL_SIZE, bench_threads, cases, size_label
+from ..common import bench_threads
+from .cases import CASE_IDS, FULL_SIZE, cases, size_label
 
 SMALL_SIZE = 100_003  # with --benchmark-disable: the same code paths, in a blink
 

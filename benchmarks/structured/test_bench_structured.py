@@ -2,9 +2,9 @@
 
 Not part of the default test run (``testpaths = ["tests"]``)::
 
-    pytest benchmarks/test_bench_structured.py                      # 1 thread
-    COMPRESSOR_BENCH_THREADS=2 pytest benchmarks/test_bench_structured.py
-    pytest benchmarks/test_bench_structured.py --benchmark-disable  # CI: small shapes
+    pytest benchmarks/structured                      # 1 thread
+    COMPRESSOR_BENCH_THREADS=2 pytest benchmarks/structured
+    pytest benchmarks/structured --benchmark-disable  # CI: small shapes
 
 Each group puts ours and torch's side by side on the same weights; every timed
 result is checked against the float64 reference. ``fpgm_scores`` works in float64,
@@ -19,9 +19,10 @@ from collections.abc import Callable
 
 import pytest
 import torch
-from mask_cases import bench_threads
 
 from compressor.ops import structured as cops
+
+from ..common import bench_threads
 
 # name -> (full shape, small shape)
 SHAPES = {

@@ -1,7 +1,7 @@
 """Speed-ups of the mask ops over their torch equivalents, as a markdown table.
 
-    python benchmarks/ratios.py                   # 100M fp32, 1 and 2 threads
-    python benchmarks/ratios.py --threads 1 --size 10000000 --groups threshold apply
+    python -m benchmarks.masks.ratios                   # 100M fp32, 1 and 2 threads
+    python -m benchmarks.masks.ratios --threads 1 --size 10000000 --groups threshold apply
 
 Each call is timed with time.perf_counter on fresh arguments (built untimed) and
 the median of the rounds is reported; every result is checked.
@@ -13,12 +13,10 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mask_cases import FULL_SIZE, Case, cases, size_label  # noqa: E402
+from .cases import FULL_SIZE, Case, cases, size_label
 
 
 def median_seconds(case: Case, rounds: int) -> float:

@@ -9,7 +9,6 @@ that is timed, and a check of its result against an independent reference.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,14 +19,6 @@ from compressor import ops
 
 SPARSITY = 0.5
 FULL_SIZE = 100_000_000
-
-
-def bench_threads() -> int:
-    """Threads to benchmark with: COMPRESSOR_BENCH_THREADS, default 1."""
-    value = os.environ.get("COMPRESSOR_BENCH_THREADS", "1")
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"COMPRESSOR_BENCH_THREADS must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def size_label(n: int) -> str:

@@ -1,6 +1,6 @@
 """Workloads of the sparse-kernel benchmarks: ours, torch dense and torch.sparse CSR.
 
-Shared by ``test_bench_sparse.py`` (pytest-benchmark) and ``sparse_ratios.py`` (a
+Shared by ``test_bench_sparse.py`` (pytest-benchmark) and ``ratios.py`` (a
 markdown table of speed-ups). A :class:`Spec` names a workload at full size; its
 ``scaled`` copy is what ``--benchmark-disable`` runs (same code paths, small sizes).
 Every case's result is checked against ``F.linear`` / ``F.conv2d`` of the dense
@@ -19,8 +19,6 @@ import torch.nn.functional as F
 
 from compressor.ops import sparse as sparse_ops
 from compressor.sparse.modules import pack
-
-from mask_cases import bench_threads  # noqa: F401  (re-exported: COMPRESSOR_BENCH_THREADS)
 
 LINEAR_SHAPES = ((4096, 4096), (1024, 4096))
 SPARSITIES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)

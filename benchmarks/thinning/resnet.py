@@ -1,7 +1,7 @@
 """Latency of a ResNet-18 with 50% of the filters of every prunable group removed,
 against the dense model, beside the MAC ratio (same run, 1 thread by default).
 
-    python benchmarks/thinned_resnet.py [--threads 1] [--rounds 7]
+    python -m benchmarks.thinning.resnet [--threads 1] [--rounds 7]
 
 Prints a markdown table: per input size and batch, dense and thinned median latency,
 the speed-up, the MAC reduction, and speed-up / MAC reduction (1.0 = the latency

@@ -3,9 +3,9 @@
 
 Not part of the default test run (``testpaths = ["tests"]``)::
 
-    pytest benchmarks/test_bench_thinning.py                      # 1 thread
-    COMPRESSOR_BENCH_THREADS=2 pytest benchmarks/test_bench_thinning.py
-    pytest benchmarks/test_bench_thinning.py --benchmark-disable  # CI: functional, small
+    pytest benchmarks/thinning/test_bench_thinning.py                      # 1 thread
+    COMPRESSOR_BENCH_THREADS=2 pytest benchmarks/thinning/test_bench_thinning.py
+    pytest benchmarks/thinning/test_bench_thinning.py --benchmark-disable  # CI: functional, small
 
 Every gather keeps a random (sorted) 70% of both axes, as thinning does. The speed-up
 tests time both implementations interleaved (best of the rounds) and require ours to

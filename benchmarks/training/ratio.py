@@ -1,6 +1,6 @@
 """Overhead of masking on a ResNet-18 training step, measured in one run.
 
-    python benchmarks/training_ratio.py [--batch 32] [--image 32] [--threads 1] [--rounds 20]
+    python -m benchmarks.training.ratio [--batch 32] [--image 32] [--threads 1] [--rounds 20]
 
 The unmasked and masked steps alternate (so machine noise hits both alike); the
 overhead is the ratio of their medians. The masked step is what the compression
@@ -14,12 +14,10 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_bench_training import make_step  # noqa: E402
+from .cases import make_step
 
 
 def main(argv: list[str] | None = None) -> int:

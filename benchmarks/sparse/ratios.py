@@ -1,8 +1,8 @@
 """Speed-ups of the sparse kernels over torch dense and torch.sparse CSR, as markdown.
 
-    python benchmarks/sparse_ratios.py                     # everything, 1 thread
-    python benchmarks/sparse_ratios.py --only "linear 4096x4096" --rounds 9
-    python benchmarks/sparse_ratios.py --timer thread      # CPU time: robust on a shared machine
+    python -m benchmarks.sparse.ratios                     # everything, 1 thread
+    python -m benchmarks.sparse.ratios --only "linear 4096x4096" --rounds 9
+    python -m benchmarks.sparse.ratios --timer thread      # CPU time: robust on a shared machine
 
 Rounds are interleaved (ours, dense, CSR, ours, ...) so that drifting machine load
 hits all three alike; each cell is the median of the rounds; every result is
@@ -17,14 +17,12 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 
 import compressor._C
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sparse_cases import Spec, cases, conv_specs, linear_specs  # noqa: E402
+from .cases import Spec, cases, conv_specs, linear_specs
 
 TIMERS = {"wall": time.perf_counter, "thread": time.thread_time}
 
