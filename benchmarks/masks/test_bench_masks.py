@@ -13,6 +13,7 @@ result is checked. ``python -m benchmarks.masks.ratios`` prints the speed-ups as
 from __future__ import annotations
 
 import pytest
+
 from ..common import bench_threads
 from .cases import CASE_IDS, FULL_SIZE, cases, size_label
 

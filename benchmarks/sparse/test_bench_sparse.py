@@ -15,8 +15,9 @@ timed result is checked. ``test_resnet18_90`` times a whole ResNet-18 (224x224,
 batch 1, 90% unstructured sparsity) dense against ``compressor.sparse.convert``'s
 model, at full size also under ``--benchmark-disable`` (where it only checks that
 the outputs match); ``python -m benchmarks.sparse.resnet`` prints the ratio.
-``test_convert_resnet50`` times ``convert`` itself on a pruned ResNet-50. ``python -m benchmarks.sparse.ratios`` prints the ratios. The
-thread count comes from conftest.py (COMPRESSOR_BENCH_THREADS, default 1).
+``test_convert_resnet50`` times ``convert`` itself on a pruned ResNet-50.
+``python -m benchmarks.sparse.ratios`` prints the ratios. The thread count comes from
+conftest.py (COMPRESSOR_BENCH_THREADS, default 1).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import functools
 
 import pytest
 import torch
+
 from ..common import bench_threads
 from .cases import IMPLS, Spec, cases, conv_specs, impls, linear_specs
 from .resnet import IMAGE, SPARSITY, pruned_model, resnet_pair

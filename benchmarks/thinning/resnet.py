@@ -17,10 +17,10 @@ import time
 
 import torch
 
-from compressor.graph import find_groups, group_zero_masks
-from compressor.models import build_model
 from compressor.engine.pruning.structured import group_scores
 from compressor.engine.thinning import TOTAL, count_macs, plan_thinning, thin_model
+from compressor.graph import find_groups, group_zero_masks
+from compressor.models import build_model
 
 
 def thinned_pair(image: int, fraction: float = 0.5, seed: int = 0):
@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(f"| input | batch | dense | thinned | speed-up | MAC reduction | speed-up / MAC reduction |"
-          f"\n|---|---:|---:|---:|---:|---:|---:|")
+    print("| input | batch | dense | thinned | speed-up | MAC reduction | speed-up / MAC reduction |"
+          "\n|---|---:|---:|---:|---:|---:|---:|")
     for image in args.sizes:
         dense, thinned, example = thinned_pair(image)
         mac_ratio = count_macs(dense, example)[TOTAL]["macs"] / count_macs(thinned, example)[TOTAL]["macs"]

@@ -21,10 +21,10 @@ import pytest
 import torch
 import torchvision
 
+from compressor.engine.thinning import plan_thinning, thin_model
 from compressor.graph import find_groups, group_zero_masks
 from compressor.models import build_model
 from compressor.ops import gather_channels
-from compressor.engine.thinning import plan_thinning, thin_model
 
 KEEP = 0.7
 MIN_SPEEDUP = 1.5

@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"| ResNet-18 train step, batch {args.batch}, {args.image}×{args.image}, "
           f"{args.threads} thread(s) | unmasked {med['unmasked'] * 1e3:.1f} ms | "
-          f"masked {med['masked'] * 1e3:.1f} ms | overhead {100 * (med['masked'] / med['unmasked'] - 1):+.2f}% | "
+          f"masked {med['masked'] * 1e3:.1f} ms | "
+          f"overhead {100 * (med['masked'] / med['unmasked'] - 1):+.2f}% | "
           f"mask apply alone {statistics.median(apply_times) * 1e3:.2f} ms |")
     return 0
 

@@ -63,7 +63,8 @@ def time_model(model: nn.Module, x: torch.Tensor, *, warmup: int, runs: int,
         times.append(time.perf_counter() - t0)
     times.sort()
     pick = lambda q: times[min(len(times) - 1, int(q * (len(times) - 1) + 0.5))]  # noqa: E731
-    return {"mean_ms": 1e3 * statistics.fmean(times), "std_ms": 1e3 * (statistics.stdev(times) if len(times) > 1 else 0.0),
+    return {"mean_ms": 1e3 * statistics.fmean(times),
+            "std_ms": 1e3 * (statistics.stdev(times) if len(times) > 1 else 0.0),
             "p50_ms": 1e3 * pick(0.5), "p90_ms": 1e3 * pick(0.9), "runs": len(times)}
 
 

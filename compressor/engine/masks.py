@@ -8,7 +8,7 @@ decay can never revive a pruned weight. The store round-trips through a plain
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import nn

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -24,7 +24,8 @@ def summarize(model: nn.Module, targeted: Iterable[str] = ()) -> dict:
     for name, p in model.named_parameters():
         stats = tensor_stats(p.detach())
         layers[name] = stats
-        groups = ["total"] + (["weights"] if p.dim() >= 2 else []) + (["targeted"] if name in targeted else [])
+        groups = (["total"] + (["weights"] if p.dim() >= 2 else [])
+                  + (["targeted"] if name in targeted else []))
         for g in groups:
             totals[g][0] += stats["numel"]
             totals[g][1] += stats["nnz"]

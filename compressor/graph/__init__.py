@@ -14,8 +14,15 @@ keep the same channel indices. In the order it works:
 """
 
 from .errors import GraphError
-from .groups import (ROLES, ChannelGroup, Member, ParamSlice, group_param_slices,
-                     group_zero_masks, member_tensor)
+from .groups import (
+    ROLES,
+    ChannelGroup,
+    Member,
+    ParamSlice,
+    group_param_slices,
+    group_zero_masks,
+    member_tensor,
+)
 from .trace import find_groups
 
 __all__ = ["ROLES", "ChannelGroup", "GraphError", "Member", "ParamSlice", "find_groups",

@@ -31,10 +31,26 @@ from torch.fx.passes.shape_prop import TensorMetadata
 from ..nn.scaling import SCALE
 from .channel_map import ChannelMap, GroupUnion, Segment
 from .groups import ChannelGroup, Member
-from .op_tables import (ADD, CAT, DIV, HARDTANH, MUL, NONZERO_ELEMENTWISE,
-                        NONZERO_ELEMENTWISE_MODULES, REDUCE, RESHAPE, RESHAPE_MODULES,
-                        SHAPE_QUERIES, SPATIAL, SPATIAL_MODULES, ZERO_ELEMENTWISE,
-                        ZERO_ELEMENTWISE_MODULES, describe_node, is_torch_op, op_name)
+from .op_tables import (
+    ADD,
+    CAT,
+    DIV,
+    HARDTANH,
+    MUL,
+    NONZERO_ELEMENTWISE,
+    NONZERO_ELEMENTWISE_MODULES,
+    REDUCE,
+    RESHAPE,
+    RESHAPE_MODULES,
+    SHAPE_QUERIES,
+    SPATIAL,
+    SPATIAL_MODULES,
+    ZERO_ELEMENTWISE,
+    ZERO_ELEMENTWISE_MODULES,
+    describe_node,
+    is_torch_op,
+    op_name,
+)
 
 __all__ = ["channel_groups"]
 

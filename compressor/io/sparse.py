@@ -44,8 +44,14 @@ from ..engine.thinning import apply_recipe, thinning_recipe
 from ..errors import CheckpointError, CompressorError
 from ..sparse import SparseConv2d, SparseLinear, convert, replace_modules
 from .checkpoint import Phase, is_sparse_state, load_checkpoint, save_checkpoint
-from .spec import (apply_stored_masks, build_from_spec, dense_model_from_state, example_for,
-                   inference_spec, thin_zeroed)
+from .spec import (
+    apply_stored_masks,
+    build_from_spec,
+    dense_model_from_state,
+    example_for,
+    inference_spec,
+    thin_zeroed,
+)
 
 SPARSE_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
@@ -151,12 +157,14 @@ def _empty_sparse(name: str, rec: Any, dense: nn.Module, source: str) -> nn.Modu
                 raise CheckpointError(f"{where}: a Linear {inp}→{out} does not fit the model's {dense}")
             return SparseLinear(inp, out, bias, format=fmt, relu=bool(rec.get("relu", False)))
         if kind == "Conv2d":
-            geometry = [tuple(int(v) for v in rec[k]) for k in ("kernel_size", "stride", "padding", "dilation")]
+            geometry = [tuple(int(v) for v in rec[k])
+                        for k in ("kernel_size", "stride", "padding", "dilation")]
             if not isinstance(dense, nn.Conv2d) or (dense.in_channels, dense.out_channels) != (inp, out) \
                     or (tuple(dense.kernel_size), tuple(dense.stride), tuple(dense.dilation)) != \
                     (geometry[0], geometry[1], geometry[3]):
                 raise CheckpointError(f"{where}: a Conv2d {inp}→{out} kernel {geometry[0]} stride "
-                                      f"{geometry[1]} dilation {geometry[3]} does not fit the model's {dense}")
+                                      f"{geometry[1]} dilation {geometry[3]} does not fit the "
+                                      f"model's {dense}")
             return SparseConv2d(inp, out, *geometry, bias, format=fmt, hwc=bool(rec.get("hwc", False)),
                                 relu=bool(rec.get("relu", False)))
         raise CheckpointError(f"{where}: kind {kind!r} is neither 'Linear' nor 'Conv2d'")

@@ -12,11 +12,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..engine.thinning import apply_recipe, plan_thinning, thin_model
 from ..errors import CheckpointError
 from ..graph import find_groups
 from ..models import build_model
 from ..nn.scaling import attach_scaling_factors, fold_scaling_factors
-from ..engine.thinning import apply_recipe, plan_thinning, thin_model
 
 __all__ = ["apply_stored_masks", "build_from_spec", "dense_model_from_state", "example_for",
            "inference_spec", "thin_zeroed"]

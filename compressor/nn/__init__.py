@@ -7,9 +7,18 @@ parameter) multiplied into their output; training with L1 on the factors, prunin
 weights for inference.
 """
 
-from .scaling import (SCALE, ScalingError, attach_scaling_factors, base_class,
-                      fold_scaling_factors, is_scaled, load_with_new_scales, resolve_scalable,
-                      scalable_reason, scaled_modules)
+from .scaling import (
+    SCALE,
+    ScalingError,
+    attach_scaling_factors,
+    base_class,
+    fold_scaling_factors,
+    is_scaled,
+    load_with_new_scales,
+    resolve_scalable,
+    scalable_reason,
+    scaled_modules,
+)
 
 __all__ = ["SCALE", "ScalingError", "attach_scaling_factors", "base_class", "fold_scaling_factors",
            "is_scaled", "load_with_new_scales", "resolve_scalable", "scalable_reason",

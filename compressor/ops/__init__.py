@@ -20,8 +20,16 @@ import torch  # noqa: F401  (loads libtorch before the extension that links it)
 
 from .._C import cpu_isa, version  # importing the extension registers torch.ops.compressor.*
 from .masks import apply_mask_, global_magnitude_masks, magnitude_mask, magnitude_threshold
-from .sparse import (BLOCK_SHAPES, bsr_conv2d, bsr_linear, bsr_pack, conv2d_output_shape,
-                     nm24_conv2d, nm24_linear, nm24_pack)
+from .sparse import (
+    BLOCK_SHAPES,
+    bsr_conv2d,
+    bsr_linear,
+    bsr_pack,
+    conv2d_output_shape,
+    nm24_conv2d,
+    nm24_linear,
+    nm24_pack,
+)
 from .structured import block_mask, fpgm_scores, nm_mask, structure_norms
 from .thinning import gather_channels
 

@@ -127,8 +127,10 @@ def render_markdown(report: dict) -> str:
     lines += ["", "## Structure (dense → final)", "",
               f"Parameters {tot['params_before']:,} → {tot['params_after']:,}; "
               f"MACs per sample {tot['macs_before']:,} → {tot['macs_after']:,}"
-              + (f" ({tot['macs_before'] / max(tot['macs_after'], 1):.2f}× fewer)" if tot['macs_after'] else ""),
-              "", "| module | shape before | shape after | params before | params after | MACs before | MACs after |",
+              + (f" ({tot['macs_before'] / max(tot['macs_after'], 1):.2f}× fewer)"
+                 if tot['macs_after'] else ""),
+              "", "| module | shape before | shape after | params before | params after | "
+                  "MACs before | MACs after |",
               "|---|---|---|---:|---:|---:|---:|"]
     for name, layer in st["layers"].items():
         shape = lambda s: "×".join(map(str, s)) or "—"  # noqa: E731

@@ -18,8 +18,8 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -33,8 +33,7 @@ from ..engine.thinning import apply_recipe, thinning_recipe
 from ..errors import CheckpointError, CompressorError, DataError, ModelError
 from ..io.checkpoint import Phase, is_sparse_state, load_checkpoint, save_checkpoint
 from ..models import build_model
-from ..nn.scaling import (attach_scaling_factors, load_with_new_scales, resolve_scalable,
-                          scaled_modules)
+from ..nn.scaling import attach_scaling_factors, load_with_new_scales, resolve_scalable, scaled_modules
 from ..schedule import Schedule, read_schedule
 from ..schedule.problems import Problems
 from .report import write_report
@@ -159,7 +158,8 @@ class CompressionRun:
         self.example = example_input(info).to(self.device)
         self.bound = bind_components(schedule, model, problems, self.example)
         training = schedule.training
-        self.optimizer = build_optimizer(training.optimizer, model.parameters(), problems) if training else None
+        self.optimizer = build_optimizer(training.optimizer, model.parameters(),
+                                         problems) if training else None
         self.lr_schedulers = build_lr_schedulers(schedule, self.optimizer, problems)
         problems.raise_if_any()
         self.training = training
@@ -297,7 +297,8 @@ class CompressionRun:
                 self._save(f"dense_epoch_{epoch:03d}.pt", Phase.DENSE, epoch + 1, optimizer,
                            prefix="dense_epoch_")
         self.dense_metrics = self._evaluate("dense eval")
-        self.log(f"dense model: top1 {self.dense_metrics['top1']:.2f}%  top5 {self.dense_metrics['top5']:.2f}%")
+        self.log(f"dense model: top1 {self.dense_metrics['top1']:.2f}%  "
+                 f"top5 {self.dense_metrics['top5']:.2f}%")
         self._save("dense.pt", Phase.COMPRESS, 0, self.optimizer)
 
     def execute(self) -> dict:

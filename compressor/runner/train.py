@@ -10,8 +10,8 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data import Split, iterate_batches, num_batches
-from ..errors import TrainingError
 from ..engine.scheduler import CompressionScheduler
+from ..errors import TrainingError
 
 
 def train_epoch(model: nn.Module, split: Split, optimizer: torch.optim.Optimizer, *,

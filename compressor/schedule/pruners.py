@@ -18,7 +18,8 @@ runtime pruners that reach it are in :mod:`compressor.engine.pruning`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 from . import ramps
 from .fields import Located, option

@@ -8,7 +8,7 @@ history, so a run resumed from a checkpoint computes exactly the same targets.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def polynomial(epoch: int, active: Sequence[int], initial: float, final: float,

@@ -9,11 +9,10 @@ import pytest
 import torch
 
 from compressor import bench
-from compressor.cli import main
 from compressor.bench.ort import missing
+from compressor.cli import main
 
 from ..helpers import masked_checkpoint, resnet_checkpoint
-
 
 ORT_MISSING = missing()
 QUICK = ["--batch-sizes", "1", "--runs", "2", "--warmup", "1", "--budget", "1"]
@@ -35,7 +34,8 @@ def test_bench_reports_every_variant(finished_run, tmp_path, capsys):
             assert lat["p50_ms"] > 0 and lat["p90_ms"] >= lat["p50_ms"] and lat["runs"] >= 3
         assert v["size_gzip_bytes"] < v["size_bytes"] or name == "dense"
         assert "top1" in v
-        assert (v["not_faster_than_dense"] != []) == any(s <= 1.0 for s in v["speedup"].values()) or name == "dense"
+        assert ((v["not_faster_than_dense"] != []) == any(s <= 1.0 for s in v["speedup"].values())
+                or name == "dense")
     masked = results["variants"]["masked"]
     assert masked["nonzero_params"] < masked["params"] and masked["effective_macs"] < masked["macs"]
     assert results["variants"]["sparse"]["params"] == masked["params"]

@@ -38,7 +38,8 @@ def test_python_dash_m_compressor_is_the_compress_command():
     proc = subprocess.run([sys.executable, "-m", "compressor", "--help"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
-    assert proc.stdout.startswith("usage: compress ") and "{run,check,params,thin,bench,sparse}" in proc.stdout
+    assert proc.stdout.startswith("usage: compress ")
+    assert "{run,check,params,thin,bench,sparse}" in proc.stdout
 
 
 def test_each_subcommand_dispatches_to_its_module(capsys):

@@ -129,7 +129,8 @@ def make_cifar(directory: Path, per_batch: int = 3, seed: int = 0):
         write_cifar_batch(directory / name, images, labels)
         arrays[split][0].append(images)
         arrays[split][1].append(labels)
-    return {split: (np.concatenate(i), np.concatenate(l)) for split, (i, l) in arrays.items()}
+    return {split: (np.concatenate(images), np.concatenate(labels))
+            for split, (images, labels) in arrays.items()}
 
 
 def expected_images(images: np.ndarray, name: str) -> torch.Tensor:

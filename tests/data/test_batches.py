@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
@@ -13,7 +12,6 @@ from compressor.data import (
     num_batches,
 )
 from compressor.errors import DataError
-
 
 # ----------------------------------------------------------------------------- batches
 

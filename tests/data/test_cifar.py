@@ -16,9 +16,8 @@ from compressor.data import (
     read_cifar_batch,
 )
 from compressor.errors import DataError
-from .files import write_cifar_batch
-from .files import expected_images, make_cifar
 
+from .files import expected_images, make_cifar, write_cifar_batch
 
 # ----------------------------------------------------------------------------- CIFAR-10
 

@@ -15,9 +15,8 @@ from compressor.data import (
     read_idx,
 )
 from compressor.errors import DataError
-from .files import write_idx
-from .files import FASHION_DIR, expected_images, make_idx
 
+from .files import FASHION_DIR, expected_images, make_idx, write_idx
 
 # ----------------------------------------------------------------------------- IDX
 

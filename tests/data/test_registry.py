@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from compressor.data import (
@@ -11,7 +10,6 @@ from compressor.data import (
     load_split,
 )
 from compressor.errors import CompressorError, DataError
-
 
 # ----------------------------------------------------------------------------- registry
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
@@ -11,7 +10,6 @@ from compressor.data import (
     synthetic_split,
 )
 from compressor.errors import DataError
-
 
 # ----------------------------------------------------------------------------- synthetic
 

@@ -52,7 +52,8 @@ def test_global_pruner_matches_torch_global_unstructured():
 
 def test_fixed_levels_per_pattern_and_iterative_targets():
     model = _net()
-    pruner = _pruner(LevelConfig(weights={"0.weight": 0.25, "2.weight": 0.5}), model, ["0.weight", "2.weight"])
+    config = LevelConfig(weights={"0.weight": 0.25, "2.weight": 0.5})
+    pruner = _pruner(config, model, ["0.weight", "2.weight"])
     masks = pruner.compute_masks(0, [0])
     assert (~masks["0.weight"]).sum() == 150 and (~masks["2.weight"]).sum() == 105
     it = _pruner(IterativeConfig(weights=["0.weight"], step=0.2, final_sparsity=0.8), model, ["0.weight"])

@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 
-
 def _net():
     torch.manual_seed(1)
     return nn.Sequential(nn.Linear(20, 30), nn.ReLU(), nn.Linear(30, 7))

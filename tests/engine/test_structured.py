@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-
 import pytest
-import torchvision
 import torch
+import torchvision
 
-from compressor.models import build_model
 from compressor.engine.pruning.structured import StructuredPruner, group_scores
 from compressor.graph import find_groups
+from compressor.models import build_model
 
 from ..helpers import apply_masks
 

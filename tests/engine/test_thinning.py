@@ -10,14 +10,20 @@ import torch
 import torchvision
 from torch import nn
 
-from compressor.graph import ChannelGroup, find_groups, group_zero_masks
 from compressor.engine.masks import MaskStore
+from compressor.engine.thinning import (
+    TOTAL,
+    ThinningError,
+    apply_recipe,
+    count_macs,
+    plan_thinning,
+    thin_model,
+    thinning_recipe,
+)
+from compressor.graph import ChannelGroup, find_groups, group_zero_masks
 from compressor.models import build_model
-from compressor.engine.thinning import (TOTAL, ThinningError, apply_recipe, count_macs, plan_thinning,
-                                 thin_model, thinning_recipe)
 
 from ..helpers import apply_masks, combine_masks
-
 
 # ---- models --------------------------------------------------------------------------------
 

@@ -10,8 +10,7 @@ import torchvision
 from torch import nn
 
 from compressor.errors import CompressorError
-from compressor.graph import (ChannelGroup, GraphError, find_groups, group_param_slices,
-                              group_zero_masks)
+from compressor.graph import ChannelGroup, GraphError, find_groups, group_param_slices, group_zero_masks
 from compressor.models import build_model
 
 

@@ -7,8 +7,8 @@ import os
 import pytest
 import torch
 
-from compressor.io.checkpoint import load_checkpoint, save_checkpoint
 from compressor.errors import CheckpointError
+from compressor.io.checkpoint import load_checkpoint, save_checkpoint
 
 
 class Payload:  # a class instance would need pickled code to load

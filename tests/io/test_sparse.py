@@ -10,16 +10,15 @@ import torch
 from torch import nn
 
 import compressor
-from compressor.io.checkpoint import load_checkpoint, save_checkpoint
 from compressor.cli import main
 from compressor.errors import CheckpointError
+from compressor.io.checkpoint import load_checkpoint, save_checkpoint
+from compressor.io.sparse import sparse_checkpoint
 from compressor.io.thin import thin_checkpoint
 from compressor.models import build_model
 from compressor.sparse import SparseConv2d, SparseLinear
-from compressor.io.sparse import sparse_checkpoint
 
-from ..helpers import apply_masks
-from ..helpers import SPEC, masked_checkpoint, resnet_checkpoint
+from ..helpers import SPEC, apply_masks, masked_checkpoint, resnet_checkpoint
 
 
 def masked_dense(path: Path) -> nn.Module:
@@ -47,7 +46,8 @@ def test_masked_round_trip(tmp_path):
     assert not any(k.startswith(("fc1.", "conv2.", "fc2.")) for k in raw["model"])  # no dense copy
     summary = {s["layer"]: s for s in raw["sparse"]["summary"]}
     assert summary == {s["layer"]: s for s in entry["summary"]}
-    assert summary["conv1"]["format"] == "dense" and summary["fc1"]["sparsity"] == pytest.approx(0.9, abs=0.01)
+    assert summary["conv1"]["format"] == "dense"
+    assert summary["fc1"]["sparsity"] == pytest.approx(0.9, abs=0.01)
 
     model = compressor.load(out)
     assert sparse_layers(model) == {"conv2": "csr", "fc1": "csr", "fc2": "2:4"} and not model.training
@@ -115,7 +115,8 @@ def test_cli_errors(tmp_path, capsys):
     src = masked_checkpoint(tmp_path / "masked.pt")
     out = str(tmp_path / "s.pt")
     assert "not found" in error("sparse", str(tmp_path / "nope.pt"), "--out", out)
-    assert "--min-sparsity must be in [0, 1]" in error("sparse", str(src), "--out", out, "--min-sparsity", "1.5")
+    assert "--min-sparsity must be in [0, 1]" in error("sparse", str(src), "--out", out,
+                                                       "--min-sparsity", "1.5")
     assert "--batch-size must be at least 1" in error("sparse", str(src), "--out", out, "--batch-size", "0")
     state = load_checkpoint(src)
     state["scheduler"]["masks"]["fc1.weight"] = torch.ones(3, 3, dtype=torch.bool)

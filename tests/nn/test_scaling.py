@@ -11,17 +11,23 @@ import torch
 from torch import nn
 
 import compressor
-from compressor.io.checkpoint import load_checkpoint
 from compressor.cli import main
-from compressor.graph import find_groups, group_zero_masks
-from compressor.models import build_model
 from compressor.engine.pruning.structured import group_scores
-from compressor.runner.run import check_schedule
-from compressor.nn.scaling import (ScalingError, attach_scaling_factors, fold_scaling_factors,
-                                is_scaled, load_with_new_scales, resolve_scalable,
-                                scaled_modules)
-from compressor.schedule import ScheduleError
 from compressor.engine.thinning import apply_recipe, plan_thinning, thin_model, thinning_recipe
+from compressor.graph import find_groups, group_zero_masks
+from compressor.io.checkpoint import load_checkpoint
+from compressor.models import build_model
+from compressor.nn.scaling import (
+    ScalingError,
+    attach_scaling_factors,
+    fold_scaling_factors,
+    is_scaled,
+    load_with_new_scales,
+    resolve_scalable,
+    scaled_modules,
+)
+from compressor.runner.run import check_schedule
+from compressor.schedule import ScheduleError
 
 from ..helpers import REPO, apply_masks, combine_masks, run_cli, run_schedule
 
@@ -225,7 +231,8 @@ def test_scaled_checkpoints_load_folded_and_resume_exactly(sss_run, tmp_path):
     x = torch.randn(3, 1, 28, 28)
     assert torch.allclose(model(x), scaled.eval()(x), atol=1e-5)
 
-    assert run_cli("--resume-from", str(sss_run / "checkpoints" / "epoch_001.pt"), "--out", str(tmp_path / "r")) == 0
+    assert run_cli("--resume-from", str(sss_run / "checkpoints" / "epoch_001.pt"), "--out",
+                   str(tmp_path / "r")) == 0
     a = load_checkpoint(final)["model"]
     b = load_checkpoint(tmp_path / "r" / "checkpoints" / "final.pt")["model"]
     assert all(torch.equal(t, b[n]) for n, t in a.items())
@@ -267,8 +274,10 @@ def test_dense_checkpoint_without_factors_starts_them_at_one(write_schedule, tmp
     assert run_cli("--schedule", str(write_schedule(PLAIN, "plain.yaml")), "--out", str(dense_run)) == 0
     dense_ckpt = dense_run / "checkpoints" / "dense.pt"
     assert "conv2.scale" not in load_checkpoint(dense_ckpt)["model"]
-    text = SSS.replace("model:\n  arch: mnist_net\n", f"model:\n  arch: mnist_net\n  checkpoint: {dense_ckpt}\n")
-    assert run_cli("--schedule", str(write_schedule(text, "from_dense.yaml")), "--out", str(tmp_path / "o")) == 0
+    text = SSS.replace("model:\n  arch: mnist_net\n",
+                       f"model:\n  arch: mnist_net\n  checkpoint: {dense_ckpt}\n")
+    assert run_cli("--schedule", str(write_schedule(text, "from_dense.yaml")), "--out",
+                   str(tmp_path / "o")) == 0
     dense = load_checkpoint(tmp_path / "o" / "checkpoints" / "dense.pt")["model"]
     assert torch.equal(dense["conv2.scale"], torch.ones(64))
     assert torch.equal(dense["conv2.weight"], load_checkpoint(dense_ckpt)["model"]["conv2.weight"])

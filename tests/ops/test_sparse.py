@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,6 +12,7 @@ import compressor._C as _C
 from compressor.ops import sparse as sparse_ops
 from compressor.sparse import FORMATS, SparseConv2d
 from compressor.sparse.modules import pack, unpack
+
 from ..helpers import BLOCKS, close, pruned, two_four, weight_for
 
 OPS = torch.ops.compressor

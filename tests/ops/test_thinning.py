@@ -3,12 +3,10 @@ csrc/ops/thinning.cpp)."""
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
 from compressor.ops import gather_channels
-
 
 OPS = torch.ops.compressor
 

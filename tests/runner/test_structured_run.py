@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import compressor
-from compressor.io.checkpoint import load_checkpoint
 from compressor.cli import main
-from compressor.schedule import ScheduleError
+from compressor.io.checkpoint import load_checkpoint
 from compressor.runner.run import check_schedule
+from compressor.schedule import ScheduleError
 
 from ..helpers import REPO, run_cli, run_schedule
 
@@ -91,7 +91,8 @@ def test_thinned_checkpoint_loads_weights_only_and_rebuilds(thinned_run):
 @pytest.mark.slow
 def test_resume_after_thinning_equals_uninterrupted(thinned_run, tmp_path):
     _, out = thinned_run
-    assert run_cli("--resume-from", str(out / "checkpoints" / "epoch_002.pt"), "--out", str(tmp_path / "r")) == 0
+    assert run_cli("--resume-from", str(out / "checkpoints" / "epoch_002.pt"), "--out",
+                   str(tmp_path / "r")) == 0
     a = load_checkpoint(out / "checkpoints" / "final.pt")["model"]
     b = load_checkpoint(tmp_path / "r" / "checkpoints" / "final.pt")["model"]
     assert all(torch.equal(t, b[n]) for n, t in a.items())
@@ -110,7 +111,8 @@ def test_other_criteria_check_or_explain(write_schedule, criterion):
 
 
 def test_classifier_outputs_cannot_be_pruned(write_schedule):
-    text = STRUCTURED.replace("CRITERION", "neuron").replace("weights: [conv2.weight]", "weights: [fc2.weight]")
+    text = STRUCTURED.replace("CRITERION", "neuron").replace("weights: [conv2.weight]",
+                                                             "weights: [fc2.weight]")
     with pytest.raises(ScheduleError, match="'fc2.weight': its channels cannot be pruned"):
         check_schedule(str(write_schedule(text)))
 
@@ -138,7 +140,8 @@ def test_structured_pruning_goes_on_after_thinning(write_schedule, tmp_path, sco
     else:
         assert first["channels_removed"] + second["channels_removed"] == 24 and second["channels_removed"] > 0
         assert layers["conv1"]["shape_after"][0] + layers["conv2"]["shape_after"][0] == 96 - 24
-    assert run_cli("--resume-from", str(out / "checkpoints" / "epoch_001.pt"), "--out", str(tmp_path / "r")) == 0
+    assert run_cli("--resume-from", str(out / "checkpoints" / "epoch_001.pt"), "--out",
+                   str(tmp_path / "r")) == 0
     a = load_checkpoint(out / "checkpoints" / "final.pt")
     b = load_checkpoint(tmp_path / "r" / "checkpoints" / "final.pt")
     assert a["thinning"] == b["thinning"]
@@ -176,7 +179,8 @@ def test_offline_thin_command(tmp_path, thinned_run, capsys):
 @pytest.mark.parametrize("name", ["resnet18_filters_agp", "resnet18_slimming"])
 def test_shipped_resnet18_structured_schedules_run_and_thin(name, tmp_path):
     text = (REPO / "schedules" / f"{name}.yaml").read_text()
-    text = text.replace("dataset: fashion_mnist", "dataset: synthetic\n  train_samples: 16\n  test_samples: 16")
+    text = text.replace("dataset: fashion_mnist",
+                        "dataset: synthetic\n  train_samples: 16\n  test_samples: 16")
     text = text.replace("dense_epochs: 4", "dense_epochs: 0").replace("batch_size: 128", "batch_size: 16")
     path = tmp_path / f"{name}.yaml"
     path.write_text(text)

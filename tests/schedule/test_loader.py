@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from compressor.runner.run import check_schedule
@@ -53,14 +52,16 @@ def test_regex_patterns_and_bad_regex(write_schedule):
     ok = write_schedule(VALID_SCHEDULE.replace("weights: [fc1.weight]", r"weights: ['re:fc1\.w.*']"))
     assert check_schedule(str(ok)).pruners["fc_agp"].config.weights == [r"re:fc1\.w.*"]
     bad = write_schedule(VALID_SCHEDULE.replace("weights: [fc1.weight]", "weights: ['re:fc1[']"), "bad.yaml")
-    problem_at(errors_of(bad), line_of(bad, "re:fc1["), "pruners.fc_agp.weights", "invalid regular expression")
+    problem_at(errors_of(bad), line_of(bad, "re:fc1["), "pruners.fc_agp.weights",
+               "invalid regular expression")
 
 
 def test_unknown_keys_get_did_you_mean(write_schedule):
     text = VALID_SCHEDULE.replace("final_sparsity: 0.8", "finale_sparsity: 0.8").replace(
         "  batch_size: 32", "  batchsize: 32").replace("policies:", "policy:")
     err = errors_of(path := write_schedule(text))
-    problem_at(err, line_of(path, "finale_sparsity"), "pruners.fc_agp.finale_sparsity", "did you mean 'final_sparsity'")
+    problem_at(err, line_of(path, "finale_sparsity"), "pruners.fc_agp.finale_sparsity",
+               "did you mean 'final_sparsity'")
     problem_at(err, line_of(path, "fc_agp:"), "pruners.fc_agp.final_sparsity", "missing required key")
     assert not any("no policy uses it" in p.message for p in err.problems)
     problem_at(err, line_of(path, "batchsize"), "training.batchsize", "did you mean 'batch_size'")
@@ -72,35 +73,45 @@ def test_wrong_types(write_schedule):
         "initial_sparsity: 0.1", "initial_sparsity: [0.1]").replace("augment", "x")
     err = errors_of(path := write_schedule(text))
     problem_at(err, line_of(path, "epochs: four"), "training.epochs", "expected an integer, got 'four' (str)")
-    problem_at(err, line_of(path, "initial_sparsity"), "pruners.fc_agp.initial_sparsity", "expected a number, got a list")
+    problem_at(err, line_of(path, "initial_sparsity"), "pruners.fc_agp.initial_sparsity",
+               "expected a number, got a list")
 
 
 @pytest.mark.parametrize("value", ["1.0", "-0.1", "1.5"])
 def test_sparsity_outside_unit_interval(write_schedule, value):
-    err = errors_of(path := write_schedule(VALID_SCHEDULE.replace("final_sparsity: 0.8", f"final_sparsity: {value}")))
+    err = errors_of(path := write_schedule(VALID_SCHEDULE.replace("final_sparsity: 0.8",
+                                                                  f"final_sparsity: {value}")))
     problem_at(err, line_of(path, "final_sparsity"), "pruners.fc_agp.final_sparsity", "must be in [0, 1)")
 
 
 def test_sparsity_in_pattern_mapping_is_checked(write_schedule):
-    err = errors_of(path := write_schedule(VALID_SCHEDULE.replace("{conv2.weight: 0.5}", "{conv2.weight: 1.2}")))
-    problem_at(err, line_of(path, "conv2.weight: 1.2"), "pruners.conv_level.weights.conv2.weight", "must be in [0, 1)")
+    err = errors_of(path := write_schedule(VALID_SCHEDULE.replace("{conv2.weight: 0.5}",
+                                                                  "{conv2.weight: 1.2}")))
+    problem_at(err, line_of(path, "conv2.weight: 1.2"), "pruners.conv_level.weights.conv2.weight",
+               "must be in [0, 1)")
 
 
 def test_overlapping_pruners_on_one_tensor(write_schedule):
-    err = errors_of(path := write_schedule(VALID_SCHEDULE.replace("{conv2.weight: 0.5}", "{'fc*.weight': 0.5}")))
-    problem_at(err, line_of(path, "fc*.weight"), "pruners.conv_level.weights", "'fc1.weight' is already pruned by pruner 'fc_agp'")
+    err = errors_of(path := write_schedule(VALID_SCHEDULE.replace("{conv2.weight: 0.5}",
+                                                                  "{'fc*.weight': 0.5}")))
+    problem_at(err, line_of(path, "fc*.weight"), "pruners.conv_level.weights",
+               "'fc1.weight' is already pruned by pruner 'fc_agp'")
 
 
 def test_epoch_window_outside_training(write_schedule):
-    text = VALID_SCHEDULE.replace("ending_epoch: 3", "ending_epoch: 9").replace("epochs: [1]", "epochs: [1, 4]")
+    text = VALID_SCHEDULE.replace("ending_epoch: 3", "ending_epoch: 9").replace("epochs: [1]",
+                                                                                "epochs: [1, 4]")
     err = errors_of(path := write_schedule(text))
-    problem_at(err, line_of(path, "ending_epoch: 9"), "policies[0].ending_epoch", "beyond training.epochs (4)")
-    problem_at(err, line_of(path, "epochs: [1, 4]"), "policies[1].epochs", "epoch 4 is outside training (epochs 0..3)")
+    problem_at(err, line_of(path, "ending_epoch: 9"), "policies[0].ending_epoch",
+               "beyond training.epochs (4)")
+    problem_at(err, line_of(path, "epochs: [1, 4]"), "policies[1].epochs",
+               "epoch 4 is outside training (epochs 0..3)")
 
 
 def test_epochs_override_is_checked_against_windows(write_schedule):
     path = write_schedule(VALID_SCHEDULE)
-    problem_at(errors_of(path, epochs=2), line_of(path, "ending_epoch: 3"), "policies[0].ending_epoch", "beyond training.epochs (2)")
+    problem_at(errors_of(path, epochs=2), line_of(path, "ending_epoch: 3"), "policies[0].ending_epoch",
+               "beyond training.epochs (2)")
     assert check_schedule(str(path), epochs=6).training.epochs == 6
 
 
@@ -118,7 +129,7 @@ def test_all_errors_reported_at_once(write_schedule):
             .replace("  epochs: 4", "  epochs: -1")
             .replace("type: StepLR", "type: StepLRR")
             .replace("pruner: fc_agp", "pruner: fc_agq"))
-    err = errors_of(path := write_schedule(text))
+    err = errors_of(write_schedule(text))
     keys = {p.key for p in err.problems}
     assert {"training.epochs", "lr_schedulers.step.type", "policies[0].pruner"} <= keys
     assert "did you mean 'StepLR'" in str(err) and "did you mean 'fc_agp'" in str(err)
@@ -134,9 +145,11 @@ def test_references_types_and_unused_components(write_schedule):
 
 
 def test_policy_must_name_exactly_one_component(write_schedule):
-    text = VALID_SCHEDULE.replace("  - regularizer: small_l1\n", "  - regularizer: small_l1\n    pruner: fc_agp\n")
+    text = VALID_SCHEDULE.replace("  - regularizer: small_l1\n",
+                                  "  - regularizer: small_l1\n    pruner: fc_agp\n")
     path = write_schedule(text)
-    problem_at(errors_of(path), line_of(path, "- regularizer: small_l1"), "policies[2]", "names exactly one of")
+    problem_at(errors_of(path), line_of(path, "- regularizer: small_l1"), "policies[2]",
+               "names exactly one of")
 
 
 def test_torch_rejects_optimizer_and_scheduler_settings(write_schedule):
@@ -145,7 +158,8 @@ def test_torch_rejects_optimizer_and_scheduler_settings(write_schedule):
     problem_at(err, line_of(path, "momentun"), "training.optimizer.momentun", "did you mean 'momentum'")
     problem_at(err, line_of(path, "gama"), "lr_schedulers.step.gama", "did you mean 'gamma'")
     err = errors_of(path := write_schedule(VALID_SCHEDULE.replace("lr: 0.05", "lr: -1.0"), "c.yaml"))
-    problem_at(err, line_of(path, "optimizer:"), "training.optimizer", "torch.optim.SGD rejected the settings")
+    problem_at(err, line_of(path, "optimizer:"), "training.optimizer",
+               "torch.optim.SGD rejected the settings")
     err = errors_of(path2 := write_schedule(VALID_SCHEDULE.replace("type: SGD", "type: Adamm"), "b.yaml"))
     problem_at(err, line_of(path2, "type: Adamm"), "training.optimizer.type", "did you mean 'Adam'")
 
@@ -166,7 +180,8 @@ def test_agp_initial_above_final_and_magnitude_forms(write_schedule):
     text = VALID_SCHEDULE.replace("initial_sparsity: 0.1", "initial_sparsity: 0.9").replace(
         "weights: {conv2.weight: 0.5}", "weights: {conv2.weight: 0.5}\n    sparsity: 0.3")
     err = errors_of(path := write_schedule(text))
-    problem_at(err, line_of(path, "initial_sparsity"), "pruners.fc_agp.initial_sparsity", "must not exceed final_sparsity")
+    problem_at(err, line_of(path, "initial_sparsity"), "pruners.fc_agp.initial_sparsity",
+               "must not exceed final_sparsity")
     problem_at(err, line_of(path, "sparsity: 0.3"), "pruners.conv_level.sparsity", "not both")
     text = VALID_SCHEDULE.replace("weights: {conv2.weight: 0.5}", "weights: [conv2.weight]")
     path2 = write_schedule(text, "b.yaml")
@@ -176,7 +191,8 @@ def test_agp_initial_above_final_and_magnitude_forms(write_schedule):
 def test_yaml_syntax_duplicate_keys_and_unsafe_tags(write_schedule):
     err = errors_of(path := write_schedule(VALID_SCHEDULE.replace("  batch_size: 32", "  batch_size: [32")))
     assert "invalid YAML" in str(err)
-    err = errors_of(path := write_schedule(VALID_SCHEDULE.replace("  batch_size: 32", "  batch_size: 32\n  epochs: 5")))
+    err = errors_of(path := write_schedule(VALID_SCHEDULE.replace("  batch_size: 32",
+                                                                  "  batch_size: 32\n  epochs: 5")))
     problem_at(err, line_of(path, "epochs: 5"), "epochs", "duplicate key 'epochs' (first defined on line 10)")
     err = errors_of(path := write_schedule("model: !!python/object/apply:os.system ['echo hi']\n"))
     problem_at(err, 1, "", "invalid YAML")
@@ -185,14 +201,15 @@ def test_yaml_syntax_duplicate_keys_and_unsafe_tags(write_schedule):
 
 
 def test_missing_sections_and_version(write_schedule):
-    err = errors_of(path := write_schedule("version: 2\npruners: {}\n"))
+    err = errors_of(write_schedule("version: 2\npruners: {}\n"))
     for key in ("model", "data", "training"):
         problem_at(err, 1, key, "missing required section")
     problem_at(err, 1, "version", "unsupported schedule version 2")
 
 
 def test_float_strings_are_numbers(write_schedule):
-    schedule, problems = read_schedule(write_schedule(VALID_SCHEDULE.replace("strength: 1.0e-5", "strength: 1e-5")))
+    schedule, problems = read_schedule(write_schedule(VALID_SCHEDULE.replace("strength: 1.0e-5",
+                                                                             "strength: 1e-5")))
     assert not problems and schedule.regularizers["small_l1"].config.strength == 1e-5
 
 

@@ -12,8 +12,8 @@ from torch import nn
 
 from compressor.sparse import SparseConv2d, SparseLinear, convert
 from compressor.sparse.modules import is_nm24
-from ..helpers import close, pruned, two_four
 
+from ..helpers import close, pruned, two_four
 
 # ---- convert -----------------------------------------------------------------------------
 

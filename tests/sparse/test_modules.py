@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from compressor.sparse import FORMATS, SparseConv2d, SparseLinear
-from ..helpers import close, weight_for
 
+from ..helpers import close, weight_for
 
 # ---- modules -----------------------------------------------------------------------------
 

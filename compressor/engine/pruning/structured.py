@@ -27,7 +27,7 @@ through a grouped conv loses whole conv groups: its channels are ranked in block
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -11,8 +11,7 @@ from ...graph.groups import member_tensor
 from ...ops import gather_channels
 from ..masks import MaskStore
 from .plan import ThinningPlan
-from .recipe import (Recipe, compose_entry, dense_entry, empty_recipe, set_thinning_recipe,
-                     thinning_recipe)
+from .recipe import Recipe, compose_entry, dense_entry, empty_recipe, set_thinning_recipe, thinning_recipe
 from .resize import Replaced, resize_module
 
 __all__ = ["thin_model"]

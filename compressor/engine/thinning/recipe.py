@@ -35,8 +35,7 @@ import torch
 from torch import nn
 
 from ...nn.scaling import base_class
-from .resize import (ThinningError, check_resizable, is_channel_grouped, is_conv, resize_module,
-                     thinned_groups)
+from .resize import ThinningError, check_resizable, is_channel_grouped, is_conv, resize_module, thinned_groups
 
 __all__ = ["RECIPE_FORMAT", "Recipe", "apply_recipe", "compose_entry",
            "dense_entry", "empty_recipe", "set_thinning_recipe", "thinning_recipe",
