@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from mask_cases import bench_threads
+
+from .common import bench_threads
 
 
 @pytest.fixture(autouse=True)

@@ -1,14 +1,33 @@
-"""compressor: schedule-driven neural-network compression for PyTorch."""
+"""compressor: schedule-driven neural-network compression for PyTorch.
 
-import torch  # noqa: F401  (loads libtorch before the extension that links it)
+The public API is ``compressor.load(path)``: the model of any checkpoint ``compress``
+wrote (thinned and sparse ones included), in eval mode.
 
-from . import _C  # noqa: F401  (registers torch.ops.compressor.*)
+The package, in dependency order (a layer imports only the layers above it here):
 
-__version__ = _C.version()
+* ``errors``, ``patterns``, ``nn`` (learned scaling factors), ``ops`` (the C++
+  operators ``torch.ops.compressor.*``), ``schedule`` (the schedule language);
+* ``graph``: channel dependency groups from a torch.fx trace;
+* ``engine``: what a training loop calls: scheduler hooks, pruners, regularizers,
+  masks, thinning;
+* ``models``, ``data``, ``sparse`` (packed sparse-kernel layers, ``convert``);
+* ``io``: checkpoints and the models rebuilt from them (``load``);
+* ``runner`` (the command line's built-in training harness), ``bench``
+  (``compress bench``);
+* ``cli``: the ``compress`` command (also ``python -m compressor``).
+"""
+
+from . import ops  # loads the C++ extension compressor._C: registers torch.ops.compressor.*
+
+__version__ = ops.version()
+
+__all__ = ["load"]
 
 
 def load(path):
     """The model of a compressor checkpoint (thinned and sparse ones included), in eval mode."""
-    from .loading import load as _load
+    # Imported here, not above: `import compressor` (and so every submodule import)
+    # then costs torch and the extension, not torchvision and the checkpoint readers.
+    from .io.load import load as _load
 
     return _load(path)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Iterable
+from collections.abc import Iterable
+
+from .schedule.problems import did_you_mean
 
 REGEX_PREFIX = "re:"
 
@@ -42,8 +44,6 @@ def resolve(patterns: Iterable[str], names: Iterable[str], what: str = "paramete
     Returns ``({pattern: [names]}, [error messages])``; a pattern that matches nothing
     gets an error with the closest names.
     """
-    from .schedule.problems import did_you_mean
-
     names = list(names)
     chosen: dict[str, list[str]] = {}
     errors: list[str] = []

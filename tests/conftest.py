@@ -1,4 +1,5 @@
-"""Shared fixtures: schedule files written to tmp_path, small synthetic runs."""
+"""Fixtures shared by the tests: one thread and a fixed seed, schedule files written to
+tmp_path, one finished run (shared helpers are in helpers.py)."""
 
 from __future__ import annotations
 
@@ -8,38 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def run_cli(*args: str) -> int:
-    """``compress ARGS`` in-process, without progress bars, on one thread; its exit status."""
-    from compressor.cli import main
-
-    return main(["--no-progress", "--threads", "1", *args])
-
-
-def run_schedule(root: Path, text: str, name: str = "s.yaml") -> Path:
-    """Write ``text`` to ``root/name`` and run it into ``root/out`` keeping every
-    checkpoint; returns ``root/out``."""
-    path = root / name
-    path.write_text(text)
-    out = root / "out"
-    assert run_cli("--schedule", str(path), "--out", str(out), "--keep-checkpoints", "0") == 0
-    return out
-
-
-def combine_masks(into: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> None:
-    """Add keep-masks to ``into``; a parameter masked twice keeps what both keep."""
-    for name, mask in masks.items():
-        into[name] = into[name] & mask if name in into else mask
-
-
-def apply_masks(model: torch.nn.Module, masks: dict[str, torch.Tensor]) -> None:
-    """Multiply keep-masks ({parameter name: bool tensor}) into the model's parameters."""
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, mask in masks.items():
-            params[name].mul_(mask)
+from .helpers import VALID_SCHEDULE, run_schedule
 
 
 @pytest.fixture(autouse=True)
@@ -48,53 +18,6 @@ def _one_thread_and_seed():
     torch.manual_seed(0)
     yield
     torch.set_num_threads(threads)
-
-
-# A complete, valid schedule on the synthetic data set: mnist_net at 28×28.
-VALID_SCHEDULE = """\
-version: 1
-model:
-  arch: mnist_net
-data:
-  dataset: synthetic
-  train_samples: 256
-  test_samples: 128
-training:
-  dense_epochs: 1
-  epochs: 4
-  batch_size: 32
-  optimizer:
-    type: SGD
-    lr: 0.05
-    momentum: 0.9
-pruners:
-  fc_agp:
-    type: agp
-    weights: [fc1.weight]
-    initial_sparsity: 0.1
-    final_sparsity: 0.8
-  conv_level:
-    type: level
-    weights: {conv2.weight: 0.5}
-lr_schedulers:
-  step:
-    type: StepLR
-    step_size: 2
-    gamma: 0.5
-regularizers:
-  small_l1:
-    type: l1
-    weights: [fc2.weight]
-    strength: 1.0e-5
-policies:
-  - pruner: fc_agp
-    starting_epoch: 0
-    ending_epoch: 3
-  - pruner: conv_level
-    epochs: [1]
-  - regularizer: small_l1
-  - lr_scheduler: step
-"""
 
 
 @pytest.fixture
@@ -107,3 +30,10 @@ def write_schedule(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One complete run with every epoch checkpoint kept."""
+    root = tmp_path_factory.mktemp("run")
+    return root / "s.yaml", run_schedule(root, VALID_SCHEDULE)

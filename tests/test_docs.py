@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from compressor.pruning.pruners import PRUNER_TYPES
-from compressor.regularizers import REGULARIZER_TYPES
 from compressor.schedule.fields import field_names
 from compressor.schedule.loader import TOP_LEVEL
+from compressor.schedule.pruners import PRUNER_TYPES
+from compressor.schedule.regularizers import REGULARIZER_TYPES
 from compressor.schedule.sections import DataSection, ModelSection, PolicySection, TrainingSection
 
-from .conftest import REPO
+from .helpers import REPO
 
 README = (REPO / "README.md").read_text()
 

@@ -62,7 +62,8 @@ def test_fx_symbolic_trace(arch):
     assert {"conv1", "fc"} <= called or {"conv1", "fc1", "fc2"} <= called
 
 
-@pytest.mark.parametrize(("in_channels", "image_size"), [(1, 28), (3, 28), (1, 32), (3, 32), (1, 224), (3, 224)])
+@pytest.mark.parametrize(("in_channels", "image_size"), [(1, 28), (3, 28), (1, 32), (3, 32), (1, 224), (3,
+                                                                                                        224)])
 def test_resnet18_shapes_and_stem(in_channels, image_size):
     model = build("resnet18", in_channels=in_channels, image_size=image_size)
     assert logits(model, in_channels, image_size, batch=1 if image_size > 64 else 2).shape[-1] == 10
@@ -133,7 +134,8 @@ def test_available_models():
 
 
 def test_unknown_model_suggests_close_names():
-    with pytest.raises(ModelError, match="unknown model 'resnet19'; did you mean 'resnet18'.*available_models"):
+    with pytest.raises(ModelError,
+                       match="unknown model 'resnet19'; did you mean 'resnet18'.*available_models"):
         build("resnet19")
     with pytest.raises(CompressorError, match="unknown model 'lenet'"):
         build("lenet")
@@ -141,7 +143,8 @@ def test_unknown_model_suggests_close_names():
 
 
 def test_options_are_validated():
-    with pytest.raises(ModelError, match="unknown option 'hiden' for model mnist_net; did you mean 'hidden'.*dropout1, dropout2, hidden"):
+    with pytest.raises(ModelError, match="unknown option 'hiden' for model mnist_net; did you mean "
+                                         "'hidden'.*dropout1, dropout2, hidden"):
         build("mnist_net", hiden=64)
     with pytest.raises(ModelError, match="option 'hidden' of model mnist_net must be int, got 1.5"):
         build("mnist_net", hidden=1.5)

@@ -1,22 +1,22 @@
-"""Schedule files: YAML → typed, checked sections (see README "Schedule reference").
+"""The schedule language: a YAML file → typed, checked sections (see README "Schedule reference").
 
-The loader imports the component registries (pruners, regularizers), which in turn
-declare their settings with ``schedule.fields``; the public names are therefore
-resolved lazily to keep that import order acyclic.
+In reading order:
+
+1. :mod:`.located_yaml`  a safe YAML loader that keeps every key's line and refuses
+   duplicate keys;
+2. :mod:`.fields`, :mod:`.problems`  the generic declarative parser: dataclass fields
+   with bounds and docs, every mistake collected with its line and a did-you-mean;
+3. :mod:`.sections`  ``model``, ``data``, ``training`` and ``policies``;
+4. the components, each a config dataclass per ``type`` and a registry by type name:
+   :mod:`.pruners` (sparsity targets from :mod:`.ramps`), :mod:`.regularizers`,
+   :mod:`.extensions`;
+5. :mod:`.loader`  ``read_schedule(path)`` → ``(Schedule, Problems)``.
+
+Nothing here touches a model: binding the schedule to one is ``compressor.engine``.
 """
 
-from importlib import import_module
+from .loader import Component, Schedule, read_schedule, read_schedule_file
+from .problems import Problem, Problems, ScheduleError
 
-_EXPORTS = {
-    "Component": "loader", "Schedule": "loader", "read_schedule": "loader",
-    "read_schedule_file": "loader", "Problem": "problems", "Problems": "problems",
-    "ScheduleError": "problems",
-}
-
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["Component", "Problem", "Problems", "Schedule", "ScheduleError", "read_schedule",
+           "read_schedule_file"]

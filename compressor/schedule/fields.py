@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import types
-import typing
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from .located_yaml import LocatedDict, LocatedList

@@ -2,7 +2,7 @@
 
 ``read_schedule`` returns the parsed ``Schedule`` together with every problem found;
 checks that need the model (patterns, optimizer arguments) are added later by
-``compressor.binding``. Nothing is raised until all problems are known.
+``compressor.engine.build``. Nothing is raised until all problems are known.
 """
 
 from __future__ import annotations
@@ -16,17 +16,15 @@ import torch
 import yaml
 
 from ..errors import CompressorError
-from ..extensions import EXTENSION_TYPES
-from ..pruning.pruners import PRUNER_TYPES, IterativeConfig
-from ..regularizers import REGULARIZER_TYPES
+from .extensions import EXTENSION_TYPES
 from .fields import parse_into
 from .located_yaml import DuplicateKeyError, LocatedDict, load_located
 from .problems import Problems, did_you_mean
-from .sections import (DataSection, LRSchedulerConfig, ModelSection, PolicySection,
-                       TrainingSection)
+from .pruners import PRUNER_TYPES, IterativeConfig
+from .regularizers import REGULARIZER_TYPES
+from .sections import DataSection, LRSchedulerConfig, ModelSection, PolicySection, TrainingSection
 
 SCHEDULE_VERSION = 1
-
 
 
 def lr_scheduler_classes() -> dict[str, type]:
@@ -136,7 +134,8 @@ def read_schedule(path: str | Path, *, text: str | None = None,
     version = root.get("version", SCHEDULE_VERSION)
     if version != SCHEDULE_VERSION:
         problems.add(root.line_of("version"), "version",
-                     f"unsupported schedule version {version!r}; this compressor reads version {SCHEDULE_VERSION}")
+                     f"unsupported schedule version {version!r}; this compressor reads version "
+                     f"{SCHEDULE_VERSION}")
     if "model" in root:
         schedule.model = parse_into(ModelSection, root["model"], "model", problems,
                                     line=root.line_of("model"))
@@ -220,8 +219,8 @@ def _check_policies(schedule: Schedule, problems: Problems, check_unused: bool) 
         key, line = policy._key, policy._line
         named = [k for k in PolicySection.KINDS if getattr(policy, k) is not None]
         if len(named) != 1:
-            problems.add(line, key, "a policy names exactly one of "
-                         + ", ".join(PolicySection.KINDS) + (f"; it names {', '.join(named)}" if named else ""))
+            problems.add(line, key, "a policy names exactly one of " + ", ".join(PolicySection.KINDS)
+                         + (f"; it names {', '.join(named)}" if named else ""))
             continue
         kind = named[0]
         section = POLICY_KIND_SECTION[kind]

@@ -4,8 +4,8 @@
   :class:`SparseLinear` / :class:`SparseConv2d`, timing each layer's candidate
   formats against dense and keeping the fastest; :mod:`compressor.sparse.fold` folds
   an eval-mode BatchNorm into the converted conv it follows.
-* :mod:`compressor.sparse.kernels`: typed wrappers of the C++ operators
-  ``torch.ops.compressor.sparse_*`` (packing, Linear, Conv2d).
+* the packed layers call the C++ operators ``torch.ops.compressor.sparse_*``, whose
+  typed wrappers are :mod:`compressor.ops.sparse` (packing, Linear, Conv2d).
 """
 
 from .convert import LayerChoice, convert, replace_modules

@@ -19,10 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..scaling import fold_scaling_factors
+from ..nn.scaling import fold_scaling_factors
 from .fold import batchnorm_pairs, folded_conv
-from .modules import (FORMATS, SparseConv2d, SparseLinear, _conv_padding, _matrix, block_count,
-                      is_nm24)
+from .modules import FORMATS, SparseConv2d, SparseLinear, _conv_padding, _matrix, block_count, is_nm24
 
 __all__ = ["MARGIN", "LayerChoice", "convert", "replace_modules"]
 
@@ -105,7 +104,7 @@ def convert(model: nn.Module, *, min_sparsity: float = 0.5, measure: bool = True
         pending = sum(1 for c in choices if not c.reason)
         deadline = time.perf_counter() + time_budget
         converted: dict[int, nn.Module] = {}
-        for (name, module), choice in zip(layers, choices):
+        for (_, module), choice in zip(layers, choices):
             if choice.reason:
                 continue
             candidates = _candidates(module, formats)

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import kernels
+from ..ops import bsr_pack, nm24_pack
 
 _OPS = torch.ops.compressor
 
@@ -57,8 +57,8 @@ def pack(weight2d: torch.Tensor, format: str) -> dict[str, torch.Tensor]:
     """The packed buffers of a 2-D float32 weight in ``format`` (see :data:`FORMATS`)."""
     _check_format(format)
     if format == "2:4":
-        return dict(zip(_NM24_BUFFERS, kernels.nm24_pack(weight2d)))
-    return dict(zip(_BSR_BUFFERS, kernels.bsr_pack(weight2d, _BLOCK_SHAPES[format])))
+        return dict(zip(_NM24_BUFFERS, nm24_pack(weight2d)))
+    return dict(zip(_BSR_BUFFERS, bsr_pack(weight2d, _BLOCK_SHAPES[format])))
 
 
 def unpack(buffers: dict[str, torch.Tensor], format: str, shape: tuple[int, int]) -> torch.Tensor:

@@ -1,0 +1,7 @@
+"""``python -m compressor ...`` is ``compress ...``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
