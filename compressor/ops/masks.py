@@ -1,6 +1,7 @@
 """Typed wrappers of the mask operators ``torch.ops.compressor.*`` (magnitude selection).
 
-Schemas live in ``csrc/ops/masks.cpp``, CPU kernels in ``csrc/ops/cpu/``. Each op
+Schemas live in ``csrc/ops/masks.cpp``, CPU kernels in ``csrc/ops/cpu/``; tensors on a
+device without a kernel (CUDA) run the torch implementations of :mod:`.reference`. Each op
 has a fake (meta) implementation registered next to its wrapper, so the ops trace
 under ``torch.compile`` and run on FakeTensors and meta tensors.
 
@@ -33,7 +34,8 @@ from collections.abc import Sequence
 
 import torch
 
-from ._checks import check_sparsity, check_tensor
+from . import reference
+from ._checks import check_sparsity, check_tensor, use_reference
 
 __all__ = ["apply_mask_", "global_magnitude_masks", "magnitude_mask", "magnitude_threshold"]
 
@@ -44,6 +46,8 @@ def _run_on_one_tensor(op: str, w: torch.Tensor, sparsity: float) -> torch.Tenso
     check_tensor(op, "w", w)
     s = check_sparsity(op, sparsity)
     with torch.no_grad():
+        if use_reference(op, w):
+            return getattr(reference, op)(w, s)
         return getattr(_OPS, op)(w, s)
 
 
@@ -113,6 +117,8 @@ def global_magnitude_masks(ws: Sequence[torch.Tensor], sparsity: float) -> list[
     if not tensors:  # the dispatcher needs a tensor to pick a kernel
         return []
     with torch.no_grad():
+        if use_reference(op, tensors[0]):
+            return reference.global_magnitude_masks(tensors, s)
         return list(_OPS.global_magnitude_masks(tensors, s))
 
 
@@ -143,7 +149,10 @@ def apply_mask_(w: torch.Tensor, mask: torch.Tensor) -> None:
         raise ValueError(f"compressor.{op}: mask must be on w's device ({w.device}), "
                          f"got {mask.device}")
     with torch.no_grad():
-        _OPS.apply_mask_(w, mask)
+        if use_reference(op, w):
+            reference.apply_mask_(w, mask)
+        else:
+            _OPS.apply_mask_(w, mask)
 
 
 @torch.library.register_fake("compressor::apply_mask_")

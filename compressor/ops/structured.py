@@ -1,7 +1,8 @@
 """Typed wrappers of the structured-pruning criteria ``torch.ops.compressor.*``.
 
 Schemas live in ``csrc/ops/structured.cpp``, CPU kernels in
-``csrc/ops/cpu/structured_kernel.cpp``. Each op has a fake (meta) implementation
+``csrc/ops/cpu/structured_kernel.cpp``; tensors on a device without a kernel (CUDA) run
+the torch implementations of :mod:`.reference`. Each op has a fake (meta) implementation
 registered next to its wrapper, so the ops trace under ``torch.compile`` and run on
 FakeTensors and meta tensors.
 
@@ -36,7 +37,8 @@ import numbers
 
 import torch
 
-from ._checks import check_int, check_sparsity, check_tensor
+from . import reference
+from ._checks import check_int, check_sparsity, check_tensor, use_reference
 
 __all__ = ["block_mask", "fpgm_scores", "nm_mask", "structure_norms"]
 
@@ -67,6 +69,8 @@ def structure_norms(w: torch.Tensor, dim: int = 0, p: float = 2) -> torch.Tensor
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise TypeError(f"compressor.{op}: p must be 1 or 2, got {type(p).__name__}")
     with torch.no_grad():
+        if use_reference(op, w):
+            return reference.structure_norms(w, d, float(p))
         return _OPS.structure_norms(w, d, float(p))
 
 
@@ -96,6 +100,8 @@ def fpgm_scores(w: torch.Tensor) -> torch.Tensor:
     op = "fpgm_scores"
     check_tensor(op, "w", w)
     with torch.no_grad():
+        if use_reference(op, w):
+            return reference.fpgm_scores(w)
         return _OPS.fpgm_scores(w)
 
 
@@ -121,6 +127,8 @@ def nm_mask(w: torch.Tensor, n: int, m: int) -> torch.Tensor:
     n_ = check_int(op, "n", n)
     m_ = check_int(op, "m", m)
     with torch.no_grad():
+        if use_reference(op, w):
+            return reference.nm_mask(w, n_, m_)
         return _OPS.nm_mask(w, n_, m_)
 
 
@@ -150,6 +158,8 @@ def block_mask(w: torch.Tensor, block_rows: int, block_cols: int, sparsity: floa
     bc = check_int(op, "block_cols", block_cols)
     s = check_sparsity(op, sparsity)
     with torch.no_grad():
+        if use_reference(op, w):
+            return reference.block_mask(w, br, bc, s)
         return _OPS.block_mask(w, br, bc, s)
 
 

@@ -1,6 +1,7 @@
 """Typed wrapper of the thinning gather ``torch.ops.compressor.gather_channels``.
 
-Schema: ``csrc/ops/thinning.cpp``; CPU kernel: ``csrc/ops/cpu/thinning_kernel.cpp``.
+Schema: ``csrc/ops/thinning.cpp``; CPU kernel: ``csrc/ops/cpu/thinning_kernel.cpp``;
+tensors on a device without a kernel (CUDA) run the torch implementation of :mod:`.reference`.
 A fake (meta) implementation is registered here, so the op traces under
 ``torch.compile`` and runs on FakeTensors and meta tensors.
 
@@ -15,7 +16,8 @@ from collections.abc import Sequence
 
 import torch
 
-from ._checks import check_tensor
+from . import reference
+from ._checks import check_tensor, use_reference
 
 __all__ = ["gather_channels"]
 
@@ -56,6 +58,8 @@ def gather_channels(w: torch.Tensor, out_idx: Index = None, in_idx: Index = None
     out_t = _as_index("out_idx", out_idx, w.device)
     in_t = _as_index("in_idx", in_idx, w.device)
     with torch.no_grad():
+        if use_reference("gather_channels", w):
+            return reference.gather_channels(w, out_t, in_t)
         return _OPS.gather_channels(w, out_t, in_t)
 
 

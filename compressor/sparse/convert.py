@@ -85,8 +85,8 @@ def convert(model: nn.Module, *, min_sparsity: float = 0.5, measure: bool = True
         The converted model (``model`` itself when ``inplace``).
 
     Raises:
-        ValueError: ``min_sparsity`` outside [0, 1], an unknown format, or a
-            negative time budget.
+        ValueError: ``min_sparsity`` outside [0, 1], an unknown format, a negative
+            time budget, or a model not on the CPU (the sparse kernels are CPU-only).
     """
     if not 0.0 <= min_sparsity <= 1.0:
         raise ValueError(f"convert: min_sparsity must be in [0, 1], got {min_sparsity}")
@@ -95,6 +95,10 @@ def convert(model: nn.Module, *, min_sparsity: float = 0.5, measure: bool = True
         raise ValueError(f"convert: formats must be a sequence of {FORMATS}, got {formats!r}")
     if not time_budget >= 0:
         raise ValueError(f"convert: time_budget must be >= 0 seconds, got {time_budget}")
+    off_cpu = next(((n, t.device) for n, t in model.state_dict().items() if t.device.type != "cpu"), None)
+    if off_cpu is not None:
+        raise ValueError(f"convert: the sparse layers run on the CPU only, but {off_cpu[0]} is on "
+                         f"{off_cpu[1]}; move the model to the CPU first (model.cpu())")
     target = model if inplace else copy.deepcopy(model)
     fold_scaling_factors(target)  # a scaled layer's factors belong in the packed weight
     with torch.no_grad():

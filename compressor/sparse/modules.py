@@ -15,7 +15,9 @@ constructor argument (``format=``), one of :data:`FORMATS`:
 
 Outputs equal ``F.linear`` / ``F.conv2d`` of the dense (masked) weight up to
 float rounding (the sums run in another order). No autograd: use under
-``torch.no_grad()`` / ``torch.inference_mode()``.
+``torch.no_grad()`` / ``torch.inference_mode()``. CPU only: the kernels are C++ CPU
+kernels, and an input on another device is refused with a message saying so
+(:func:`check_cpu_input`; the meta device passes, for shape propagation).
 """
 
 from __future__ import annotations
@@ -37,6 +39,15 @@ FORMATS = ("csr", "4x1", "1x4", "2:4")
 _BLOCK_SHAPES = {"csr": (1, 1), "4x1": (4, 1), "1x4": (1, 4)}
 _BSR_BUFFERS = ("values", "col_idx", "row_ptr")
 _NM24_BUFFERS = ("values", "indices")
+
+
+def check_cpu_input(layer: str, x: torch.Tensor | torch.device) -> None:
+    """Refuse an input (or a device) that is neither on the CPU nor on the meta device."""
+    device = x if isinstance(x, torch.device) else x.device
+    if device.type not in ("cpu", "meta"):
+        raise ValueError(f"{layer} runs on the CPU only (the sparse kernels are C++ CPU kernels); "
+                         f"x is on {device}. Run the sparse model on the CPU, or keep the dense "
+                         "(masked or thinned) model on the GPU")
 
 
 def _check_format(format: str) -> str:
@@ -177,6 +188,7 @@ class SparseLinear(_SparseModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # The ops directly: the kernels check x, and the buffers come from the pack ops.
+        check_cpu_input("SparseLinear", x)
         if self.format == "2:4":
             return _OPS.sparse_nm24_linear(x, self.values, self.indices, self.in_features,
                                            self.bias, self.relu)
@@ -285,6 +297,7 @@ class SparseConv2d(_SparseModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = [self.out_channels, self.in_channels, *self.kernel_size]
         conv = (list(self.stride), list(self.padding), list(self.dilation), self.hwc, self.relu)
+        check_cpu_input("SparseConv2d", x)
         if self.format == "2:4":
             return _OPS.sparse_nm24_conv2d(x, self.values, self.indices, shape, self.bias, *conv)
         return _OPS.sparse_bsr_conv2d(x, self.values, self.col_idx, self.row_ptr, shape, self.bias,

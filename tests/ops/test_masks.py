@@ -478,19 +478,25 @@ def test_apply_mask_device_mismatch():
 
 
 def test_device_without_kernel(monkeypatch):
-    # No GPU here: pretend the CPU has no kernel to see the wrapper's message.
+    # No GPU here: pretend the CPU has no kernel. The mask ops then run their torch
+    # implementations; an op without one (the sparse kernels) says there is no kernel.
+    w = torch.randn(64)
+    want = ops.magnitude_mask(w, 0.5)
     monkeypatch.setitem(_checks.KERNEL_DEVICES, "magnitude_mask", frozenset({"meta"}))
-    with pytest.raises(ValueError, match=r"compressor\.magnitude_mask: w is on cpu, but "
+    monkeypatch.setattr(ops.masks, "_OPS", None)  # any C++ call would fail
+    assert torch.equal(ops.magnitude_mask(w, 0.5), want)
+    monkeypatch.setitem(_checks.KERNEL_DEVICES, "sparse_bsr_pack", frozenset({"meta"}))
+    with pytest.raises(ValueError, match=r"compressor\.sparse_bsr_pack: weight is on cpu, but "
                                          r"compressor has no kernel for that device \(built "
                                          r"with(out)? CUDA\); move it to the CPU"):
-        ops.magnitude_mask(torch.randn(3), 0.5)
+        ops.bsr_pack(torch.randn(4, 4), (1, 1))
 
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_tensor_without_cuda_kernels():
-    if torch._C._dispatch_has_kernel_for_dispatch_key("compressor::magnitude_mask", "CUDA"):
+    if torch._C._dispatch_has_kernel_for_dispatch_key("compressor::sparse_bsr_pack", "CUDA"):
         pytest.skip("built with a CUDA kernel")
-    with pytest.raises(ValueError, match=r"compressor\.magnitude_mask: w is on cuda:0, but "
+    with pytest.raises(ValueError, match=r"compressor\.sparse_bsr_pack: weight is on cuda:0, but "
                                          r"compressor has no kernel for that device"):
-        ops.magnitude_mask(torch.randn(3, device="cuda"), 0.5)
+        ops.bsr_pack(torch.randn(4, 4, device="cuda"), (1, 1))
