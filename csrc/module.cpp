@@ -15,6 +15,10 @@ namespace py = pybind11;
 PYBIND11_MODULE(_C, m) {
   m.doc() = "compressor C++ core: build information (ops live in torch.ops.compressor)";
   m.def("version", [] { return std::string(COMPRESSOR_VERSION); });
+  m.def(
+      "torch_version", [] { return std::string(COMPRESSOR_TORCH_VERSION); },
+      "torch.__version__ of the torch this extension was built against (it runs with the same\n"
+      "major.minor only; compressor.ops checks that on import).");
   m.def("cuda_built", [] {
 #ifdef COMPRESSOR_WITH_CUDA
     return true;

@@ -20,7 +20,8 @@ if ! .venv/bin/python -c "import torch, torchvision, sys; sys.exit(torch.__versi
 fi
 pip_install "scikit-build-core>=0.10" "pybind11>=2.12" "pytest>=8" "pytest-benchmark>=4"
 echo "setup: building compressor (C++ extension)"
-# With the optional onnx extra (onnxruntime + onnx, `compress bench`'s reference runtime) so
-# the tests exercise it; compressor pins torch==2.14.1, so pip leaves torch alone.
-pip_install --no-build-isolation -e ".[test,onnx]"
+# With the optional extras onnx (onnxruntime + onnx, `compress bench`'s reference runtime) and
+# tensorboard (`--tensorboard DIR`) so the tests exercise them; compressor requires torch 2.14.x,
+# so pip leaves the torch installed above alone.
+pip_install --no-build-isolation -e ".[test,onnx,tensorboard]"
 .venv/bin/python -c "import compressor, compressor._C as c; print(f'setup: compressor {compressor.__version__}, CPU kernels: {c.cpu_isa()}')"

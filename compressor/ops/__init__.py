@@ -12,15 +12,45 @@ to them. The modules mirror ``csrc/ops/<family>.cpp``:
 * :mod:`.sparse`      packed sparse inference: ``bsr_pack``, ``nm24_pack``,
                       ``bsr_linear``, ``nm24_linear``, ``bsr_conv2d``, ``nm24_conv2d``
 
-All share one set of argument checks (:mod:`._checks`). ``cpu_isa()`` and
-``version()`` describe the build.
+All share one set of argument checks (:mod:`._checks`); the mask, criteria and gather
+ops have torch implementations (:mod:`.reference`) for devices without a kernel.
+``cpu_isa()`` and ``version()`` describe the build.
+
+The extension is built against one torch minor version; importing it under another
+raises ``ImportError`` saying which torch it needs (:func:`check_torch_version`).
 """
 
-import torch  # noqa: F401  (loads libtorch before the extension that links it)
+import torch  # (loads libtorch before the extension that links it)
 
-from .._C import cpu_isa, version  # importing the extension registers torch.ops.compressor.*
-from .masks import apply_mask_, global_magnitude_masks, magnitude_mask, magnitude_threshold
-from .sparse import (
+
+def _minor(version: str) -> tuple[int, int]:
+    parts = version.split("+")[0].split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return (-1, -1)
+
+
+def check_torch_version(built: str, running: str) -> None:
+    """``ImportError`` unless ``running`` has the major.minor of ``built`` (torch versions)."""
+    if _minor(built) != _minor(running):
+        raise ImportError(
+            f"compressor's C++ extension was built for torch {built}, but torch {running} is "
+            f"installed; it runs with torch {'.'.join(map(str, _minor(built)))}.x only. Install that "
+            "torch, or rebuild compressor against this one: pip install --no-build-isolation . "
+            "(bash scripts/setup.sh in a checkout)")
+
+
+try:
+    from .. import _C  # importing the extension registers torch.ops.compressor.*
+except ImportError as exc:
+    raise ImportError(f"compressor's C++ extension cannot be loaded with torch {torch.__version__} "
+                      f"({exc}); it is built for one torch minor version: rebuild it with "
+                      "pip install --no-build-isolation . (bash scripts/setup.sh in a checkout)") from exc
+check_torch_version(_C.torch_version(), torch.__version__)
+cpu_isa, version = _C.cpu_isa, _C.version
+from .masks import apply_mask_, global_magnitude_masks, magnitude_mask, magnitude_threshold  # noqa: E402
+from .sparse import (  # noqa: E402
     BLOCK_SHAPES,
     bsr_conv2d,
     bsr_linear,
@@ -30,12 +60,13 @@ from .sparse import (
     nm24_linear,
     nm24_pack,
 )
-from .structured import block_mask, fpgm_scores, nm_mask, structure_norms
-from .thinning import gather_channels
+from .structured import block_mask, fpgm_scores, nm_mask, structure_norms  # noqa: E402
+from .thinning import gather_channels  # noqa: E402
 
 __all__ = [
     "BLOCK_SHAPES",
     "apply_mask_",
+    "check_torch_version",
     "block_mask",
     "bsr_conv2d",
     "bsr_linear",
