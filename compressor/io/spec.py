@@ -15,7 +15,7 @@ from torch import nn
 from ..engine.thinning import apply_recipe, plan_thinning, thin_model
 from ..errors import CheckpointError
 from ..graph import find_groups
-from ..models import build_model
+from ..models import build_model, image_hw, replace_classifier
 from ..nn.scaling import attach_scaling_factors, fold_scaling_factors
 
 __all__ = ["apply_stored_masks", "build_from_spec", "dense_model_from_state", "example_for",
@@ -23,10 +23,13 @@ __all__ = ["apply_stored_masks", "build_from_spec", "dense_model_from_state", "e
 
 
 def build_from_spec(spec: dict) -> nn.Module:
-    """A fresh dense model of a checkpoint's ``model_spec`` (with its learned scaling
-    factors, if the spec lists any, so the checkpoint's weights load)."""
+    """A fresh dense model of a checkpoint's ``model_spec`` (with its classifier replaced
+    for the data set's classes when the spec says so, and its learned scaling factors, if
+    the spec lists any, so the checkpoint's weights load)."""
     model = build_model(spec["arch"], num_classes=spec["num_classes"], in_channels=spec["in_channels"],
-                        image_size=spec["image_size"], **spec.get("options", {}))
+                        image_size=spec["image_size"], options=spec.get("options", {}))
+    if spec.get("classifier_replaced"):
+        replace_classifier(model, spec["classifier_replaced"], spec["num_classes"])
     attach_scaling_factors(model, spec.get("scaling_factors", []))
     return model
 
@@ -55,7 +58,7 @@ def dense_model_from_state(state: dict, source: str) -> nn.Module:
 
 def example_for(state: dict) -> torch.Tensor:
     spec = state["model_spec"]
-    return torch.zeros(1, spec["in_channels"], spec["image_size"], spec["image_size"])
+    return torch.zeros(1, spec["in_channels"], *image_hw(spec["image_size"]))
 
 
 def apply_stored_masks(model: nn.Module, state: dict, source: str) -> dict[str, torch.Tensor]:
