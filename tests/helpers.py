@@ -180,3 +180,27 @@ def resnet_checkpoint(path: Path) -> tuple[Path, nn.Module]:
                            "scheduler": {"masks": masks}, "thinning": None})
     apply_masks(model, masks)
     return path, model.eval()
+
+
+# ---- image folders -------------------------------------------------------------------------
+IMAGE_CLASSES = ("ant", "bee", "cat")
+
+
+def make_image_folder(root: Path, *, train: int = 4, val: int = 2, size: tuple[int, int] = (24, 30),
+                      classes: tuple[str, ...] = IMAGE_CLASSES, seed: int = 0) -> Path:
+    """``root/train/<class>/*.png`` and ``root/val/<class>/*.png``: RGB images of ``size``
+    (height, width), each class a different mean colour plus noise, so it is learnable."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for split, count in (("train", train), ("val", val)):
+        for c, name in enumerate(classes):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            colour = np.array([60 + 80 * ((c + k) % 3) for k in range(3)], dtype=np.float64)
+            for i in range(count):
+                pixels = colour + rng.normal(0, 25, size=(*size, 3))
+                image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="RGB")
+                image.save(folder / f"{split}_{i:03d}.png")
+    return root

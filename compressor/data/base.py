@@ -21,8 +21,14 @@ SPLITS = ("train", "test")
 class DatasetInfo:
     name: str
     channels: int
-    image_size: int
+    image_size: int | tuple[int, int]  # square side, or (height, width)
     num_classes: int
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        """``(height, width)`` of the images."""
+        size = self.image_size
+        return (size[0], size[1]) if isinstance(size, tuple) else (size, size)
 
 
 @dataclass

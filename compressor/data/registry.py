@@ -13,6 +13,9 @@ Supported names (see ``DATASETS``):
   with an unpickler that only builds dicts, lists, strings, bytes and numpy arrays.
 * ``synthetic`` (1x28x28) and ``synthetic_rgb`` (3x32x32): generated, deterministic,
   learnable data for tests (see ``synthetic_split`` for every knob).
+* ``image_folder``: the user's images in ``<dir>/train/<class>/`` and ``<dir>/val/<class>/``,
+  streamed from disk (:mod:`.image_folder`); its shape comes from the directory and
+  ``image_size``, so :func:`dataset_info` needs both.
 
 Nothing is ever downloaded. A missing or malformed file raises ``DataError`` naming the
 file and saying how to fix it.
@@ -30,9 +33,14 @@ from ..errors import DataError
 from .base import SPLITS, DatasetInfo, DatasetSpec, Split, check_count
 from .cifar import read_cifar_split
 from .idx import read_idx_split
+from .image_folder import IMAGENET_MEAN, IMAGENET_STD, FolderSplit, image_folder_info
 from .synthetic import synthetic_split
 
-__all__ = ["DATASETS", "dataset_info", "dataset_spec", "load_split"]
+__all__ = ["DATASETS", "IMAGE_FOLDER", "dataset_info", "dataset_names", "dataset_spec", "is_image_folder",
+           "load_folder_split", "load_split"]
+
+#: The name of the user's image folders (not in ``DATASETS``: its shape depends on the folder).
+IMAGE_FOLDER = "image_folder"
 
 _IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -119,20 +127,44 @@ def _squash(name: str) -> str:
     return "".join(ch for ch in str(name).lower() if ch.isalnum())
 
 
+def dataset_names() -> list[str]:
+    """Every name ``data.dataset`` accepts."""
+    return [*DATASETS, IMAGE_FOLDER]
+
+
+def is_image_folder(name: str) -> bool:
+    return _squash(name) == _squash(IMAGE_FOLDER)
+
+
 def dataset_spec(name: str) -> DatasetSpec:
     """The registered data set ``name``, ignoring case, "-" and "_" ("CIFAR-10" is cifar10)."""
     key = _squash(name)
     for registered, spec in DATASETS.items():
         if _squash(registered) == key:
             return spec
-    close = difflib.get_close_matches(str(name).lower(), DATASETS, n=3, cutoff=0.5)
+    if is_image_folder(name):
+        raise DataError("image_folder has no fixed spec; use dataset_info(name, directory, image_size)")
+    close = difflib.get_close_matches(str(name).lower(), dataset_names(), n=3, cutoff=0.5)
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-    raise DataError(f"unknown data set {name!r}; {hint}available: {', '.join(DATASETS)}")
+    raise DataError(f"unknown data set {name!r}; {hint}available: {', '.join(dataset_names())}")
 
 
-def dataset_info(name: str) -> DatasetInfo:
-    """Shape and class count of a registered data set (``DataError`` for unknown names)."""
+def dataset_info(name: str, directory: str | None = None, image_size=None) -> DatasetInfo:
+    """Shape and class count of a data set (``DataError`` for unknown names); an image
+    folder's come from ``directory`` (its classes) and ``image_size``."""
+    if is_image_folder(name):
+        return image_folder_info(directory, image_size)
     return dataset_spec(name).info
+
+
+def load_folder_split(directory: str, split: str, *, image_size, mean=None, std=None,
+                      workers: int = 2, limit: int | None = None, augment: bool = False) -> FolderSplit:
+    """A split (``"train"``: ``train/``, ``"test"``: ``val/``) of an image folder, streamed
+    from disk; ``mean`` / ``std`` default to ImageNet's."""
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r} of an image folder; use one of {', '.join(SPLITS)}")
+    return FolderSplit(directory, split, image_size=image_size, mean=mean or IMAGENET_MEAN,
+                       std=std or IMAGENET_STD, workers=workers, limit=limit, augment=augment)
 
 
 def _normalize(images: np.ndarray, spec: DatasetSpec) -> torch.Tensor:
