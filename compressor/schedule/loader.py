@@ -22,7 +22,14 @@ from .located_yaml import DuplicateKeyError, LocatedDict, load_located
 from .problems import Problems, did_you_mean
 from .pruners import PRUNER_TYPES, IterativeConfig
 from .regularizers import REGULARIZER_TYPES
-from .sections import DataSection, LRSchedulerConfig, ModelSection, PolicySection, TrainingSection
+from .sections import (
+    DataSection,
+    LoggingSection,
+    LRSchedulerConfig,
+    ModelSection,
+    PolicySection,
+    TrainingSection,
+)
 
 SCHEDULE_VERSION = 1
 
@@ -70,6 +77,7 @@ class Schedule:
     model: ModelSection | None = None
     data: DataSection | None = None
     training: TrainingSection | None = None
+    logging: LoggingSection | None = None
     pruners: dict[str, Component] = dataclasses.field(default_factory=dict)
     regularizers: dict[str, Component] = dataclasses.field(default_factory=dict)
     lr_schedulers: dict[str, Component] = dataclasses.field(default_factory=dict)
@@ -85,7 +93,7 @@ class Schedule:
                 if p.kind and POLICY_KIND_SECTION[p.kind] == section and p.instance == name]
 
 
-TOP_LEVEL = ("version", "model", "data", "training", "pruners", "regularizers",
+TOP_LEVEL = ("version", "model", "data", "training", "logging", "pruners", "regularizers",
              "lr_schedulers", "extensions", "policies")
 REQUIRED_TOP_LEVEL = ("model", "data", "training")
 
@@ -147,12 +155,36 @@ def read_schedule(path: str | Path, *, text: str | None = None,
                                        line=root.line_of("training"))
         if schedule.training is not None and epochs is not None:
             schedule.training.epochs = epochs
+    if "logging" in root:
+        schedule.logging = parse_into(LoggingSection, root["logging"], "logging", problems,
+                                      line=root.line_of("logging"))
+    _check_start(schedule, problems)
     for section, registry in COMPONENT_KINDS.items():
         setattr(schedule, section, _components(root, section, registry, problems))
     schedule.lr_schedulers = _components(root, "lr_schedulers", None, problems)
     schedule.policies = _policies(root, problems)
     _check_policies(schedule, problems, check_unused="policies" in root)
     return schedule, problems
+
+
+def _check_start(schedule: Schedule, problems: Problems) -> None:
+    """The network to compress is trained first, loaded trained, or explicitly untrained."""
+    model, training = schedule.model, schedule.training
+    if model is None or training is None:
+        return
+    starts = [f"model.{k}" for k in ("checkpoint", "weights") if getattr(model, k)]
+    if training.from_scratch:
+        given = [*starts, *([f"dense_epochs: {training.dense_epochs}"] if training.dense_epochs else [])]
+        if given:
+            problems.add(training.line_of("from_scratch"), "training.from_scratch",
+                         f"from_scratch: true contradicts {' and '.join(given)} (the network is "
+                         "trained or loaded first); remove one of them")
+    elif training.dense_epochs == 0 and not starts:
+        problems.add(training.line_of("dense_epochs"), "training.dense_epochs",
+                     "no dense epochs and neither model.checkpoint nor model.weights: the schedule "
+                     "would compress an untrained network. Train it first (training.dense_epochs: N), "
+                     "start from trained weights (model.checkpoint or model.weights), or set "
+                     "training.from_scratch: true if that is what you mean")
 
 
 def _components(root: LocatedDict, section: str, registry: dict[str, Any] | None,

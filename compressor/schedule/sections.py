@@ -10,10 +10,16 @@ from .fields import Located, extra_options, option
 
 @dataclasses.dataclass(kw_only=True)
 class ModelSection(Located):
-    arch: str = option(doc="`mnist_net`, `resnet18`, or any torchvision classification model")
+    arch: str = option(doc="`mnist_net`, `resnet18`, any torchvision classification model, or "
+                           "your own: `package.module:callable` or `path/to/file.py:callable`, "
+                           "called with `model.options` as keyword arguments")
     checkpoint: str | None = option(
         None, doc="dense weights to start from (a compressor checkpoint); without it the model "
                   "is trained from scratch for `training.dense_epochs`")
+    weights: str | None = option(
+        None, doc="pretrained weights: a plain state_dict file (`torch.save(model.state_dict())`, "
+                  "as torchvision and timm ship them), loaded weights-only; the classifier (last "
+                  "Linear) is replaced when the data set has another class count")
     options: dict[str, Any] = option(default_factory=dict, doc="extra arguments for the model builder")
     scaling_factors: list[str] = option(
         default_factory=list, doc="module-name patterns: each matched Conv2d, Linear or BatchNorm "
@@ -23,11 +29,22 @@ class ModelSection(Located):
 
 @dataclasses.dataclass(kw_only=True)
 class DataSection(Located):
-    dataset: str = option(doc="`fashion_mnist`, `mnist`, `cifar10` or `synthetic`")
+    dataset: str = option(doc="`fashion_mnist`, `mnist`, `cifar10`, `synthetic`, or `image_folder` "
+                              "(your images: `dir` holds `train/` and `val/` with a sub-folder per class)")
     dir: str | None = option(None, doc="directory holding the files (overridden by --data-dir)")
-    augment: bool = option(False, doc="random crop + horizontal flip while training")
+    augment: bool = option(False, doc="random crop + horizontal flip while training (image_folder: "
+                                      "random-resized crop + flip)")
     train_samples: int | None = option(None, min=1, doc="use only the first N training samples")
     test_samples: int | None = option(None, min=1, doc="use only the first N test samples")
+    image_size: int | list[int] | None = option(
+        None, doc="image_folder only (required there): the side of square images, or "
+                  "[height, width]; images are resized and centre-cropped to it")
+    mean: list[float] | None = option(None, doc="image_folder only: per-channel mean for "
+                                                "normalisation (default ImageNet's)")
+    std: list[float] | None = option(None, doc="image_folder only: per-channel standard deviation "
+                                               "(default ImageNet's)")
+    workers: int = option(2, min=0, doc="image_folder only: DataLoader worker processes reading "
+                                        "the images")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -41,12 +58,21 @@ class TrainingSection(Located):
     epochs: int = option(min=0, doc="epochs of the compression phase (policies count these)")
     dense_epochs: int = option(0, min=0, doc="epochs of dense training first, when no "
                                              "`model.checkpoint` is given")
+    from_scratch: bool = option(False, doc="allow compressing a network that was not trained first "
+                                           "(`dense_epochs: 0` and neither `model.checkpoint` nor "
+                                           "`model.weights`), e.g. to train it under the schedule")
     batch_size: int = option(64, min=1)
     eval_batch_size: int = option(1000, min=1)
     max_batches_per_epoch: int | None = option(None, min=1, doc="cap on training batches per "
                                                              "epoch (quick runs)")
     optimizer: OptimizerSection = option(default_factory=OptimizerSection,
                                          doc="optimizer used in both phases")
+
+
+@dataclasses.dataclass(kw_only=True)
+class LoggingSection(Located):
+    tensorboard: str | None = option(None, doc="directory for TensorBoard event files (also "
+                                               "`--tensorboard DIR`); none by default")
 
 
 @dataclasses.dataclass(kw_only=True)

@@ -151,6 +151,7 @@ model:
   scaling_factors: [conv1, conv2, fc1]
 data: {dataset: synthetic, train_samples: 256, test_samples: 128}
 training:
+  from_scratch: true
   epochs: 4
   batch_size: 32
   optimizer: {type: SGD, lr: 0.05, momentum: 0.9}
@@ -275,7 +276,8 @@ def test_dense_checkpoint_without_factors_starts_them_at_one(write_schedule, tmp
     dense_ckpt = dense_run / "checkpoints" / "dense.pt"
     assert "conv2.scale" not in load_checkpoint(dense_ckpt)["model"]
     text = SSS.replace("model:\n  arch: mnist_net\n",
-                       f"model:\n  arch: mnist_net\n  checkpoint: {dense_ckpt}\n")
+                       f"model:\n  arch: mnist_net\n  checkpoint: {dense_ckpt}\n").replace(
+                           "  from_scratch: true\n", "")
     assert run_cli("--schedule", str(write_schedule(text, "from_dense.yaml")), "--out",
                    str(tmp_path / "o")) == 0
     dense = load_checkpoint(tmp_path / "o" / "checkpoints" / "dense.pt")["model"]

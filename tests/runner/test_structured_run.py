@@ -20,6 +20,7 @@ version: 1
 model: {arch: mnist_net}
 data: {dataset: synthetic, train_samples: 256, test_samples: 128}
 training:
+  from_scratch: true
   epochs: 4
   batch_size: 32
   optimizer: {type: SGD, lr: 0.05, momentum: 0.9}
@@ -181,7 +182,7 @@ def test_shipped_resnet18_structured_schedules_run_and_thin(name, tmp_path):
     text = (REPO / "schedules" / f"{name}.yaml").read_text()
     text = text.replace("dataset: fashion_mnist",
                         "dataset: synthetic\n  train_samples: 16\n  test_samples: 16")
-    text = text.replace("dense_epochs: 4", "dense_epochs: 0").replace("batch_size: 128", "batch_size: 16")
+    text = text.replace("dense_epochs: 4", "from_scratch: true").replace("batch_size: 128", "batch_size: 16")
     path = tmp_path / f"{name}.yaml"
     path.write_text(text)
     assert run_cli("--schedule", str(path), "--out", str(tmp_path / "o")) == 0
