@@ -27,13 +27,33 @@ SUBCOMMANDS = tuple(module.__name__.rpartition(".")[2] for module in COMMANDS)  
 EXIT_USER_ERROR = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """``compress --help`` also lists the run options: ``compress --schedule FILE ...`` is
+    the command people type most."""
+
+    run_parser: argparse.ArgumentParser | None = None
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if self.run_parser is None:
+            return text
+        run_help = self.run_parser.format_help()
+        options = run_help[run_help.index("options:"):].split("\n", 1)[1]
+        return (f"{text}\nrun options (compress --schedule FILE [options], the same as "
+                f"`compress run`):\n{options}")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="compress", description="Schedule-driven neural-network compression for PyTorch.")
+    parser = _Parser(
+        prog="compress", description="Schedule-driven neural-network compression for PyTorch.",
+        usage="compress --schedule FILE [run options]\n       compress {" + ",".join(SUBCOMMANDS)
+              + "} ...\n       compress --version")
     parser.add_argument("--version", action="version", version=f"compressor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUBCOMMANDS) + "}")
     for command in COMMANDS:
-        command.add_parser(sub)
+        added = command.add_parser(sub)
+        if command is run:
+            parser.run_parser = added
     return parser
 
 
@@ -52,6 +72,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"compress: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("compress: interrupted; continue with --resume-from <the newest checkpoint>",
-              file=sys.stderr)
+        print("compress: interrupted", file=sys.stderr)
         return 130

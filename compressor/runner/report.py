@@ -1,4 +1,6 @@
-"""report.json (machine-readable) and report.md (for people) for a finished run."""
+"""report.json (machine-readable) and report.md (for people, with the PNG plots of
+:mod:`.plots`) for a finished run, or for an interrupted one (``status: interrupted``:
+the epochs so far, no final evaluation, the checkpoint to resume from)."""
 
 from __future__ import annotations
 
@@ -15,9 +17,10 @@ import torch
 from .. import __version__
 from ..engine.sparsity import summarize
 from ..engine.thinning import TOTAL, count_macs
-from ..models import build_model
+from ..models import build_model, replace_classifier, resolve_arch
 from ..nn.scaling import fold_scaling_factors
 from ..ops import cpu_isa
+from .plots import PLOTS, write_plots
 
 if TYPE_CHECKING:  # annotations only: the run writes its report
     from .run import CompressionRun
@@ -27,10 +30,12 @@ def structure_report(run: CompressionRun) -> dict:
     """Per module: shape, params and MACs (per sample) of the dense model and of the
     final one (smaller after thinning), plus totals."""
     info = run.info
-    dense = build_model(run.schedule.model.arch, num_classes=info.num_classes,
+    dense = build_model(resolve_arch(run.prepared_arch), num_classes=info.num_classes,
                         in_channels=info.channels, image_size=info.image_size,
-                        **run.schedule.model.options)
-    example = torch.zeros(1, info.channels, info.image_size, info.image_size)
+                        options=run.schedule.model.options)
+    if run.prepared.classifier_replaced:
+        replace_classifier(dense, run.prepared.classifier_replaced, info.num_classes)
+    example = torch.zeros(1, info.channels, *info.hw)
     final = fold_scaling_factors(copy.deepcopy(run.model).cpu())  # as compressor.load gives it
     before, after = count_macs(dense, example), count_macs(final, example)
     layers = {}
@@ -50,7 +55,16 @@ def structure_report(run: CompressionRun) -> dict:
     return {"layers": layers, "totals": totals}
 
 
-def build_report(run: CompressionRun, final: dict, final_checkpoint: Path) -> dict:
+def _weights_entry(run: CompressionRun) -> dict | None:
+    loaded = run.prepared.pretrained
+    if loaded is None:
+        return None
+    return {"path": loaded.path, "tensors": loaded.tensors, "classifier_replaced": loaded.classifier,
+            "classes_in_file": loaded.classes_in_file, "classes_now": loaded.classes_now}
+
+
+def build_report(run: CompressionRun, final: dict | None, final_checkpoint: Path | None,
+                 status: str = "complete") -> dict:
     scheduler = run.scheduler
     targeted = scheduler.targeted
     levels = scheduler.target_levels(max(run.training.epochs - 1, 0))
@@ -61,11 +75,14 @@ def build_report(run: CompressionRun, final: dict, final_checkpoint: Path) -> di
             layer["target"] = levels[name]
     return {
         "compressor_version": __version__,
+        "status": status,
+        "resume_from": None if status == "complete" or run.last_checkpoint is None
+        else str(run.last_checkpoint),
         "schedule": run.schedule.path,
         "model": {"arch": run.schedule.model.arch, "params": stats["params"],
-                  "nonzero_params": stats["nonzero_params"]},
-        "data": {"dataset": run.schedule.data.dataset, "train_samples": len(run.train_split.labels),
-                 "test_samples": len(run.test_split.labels)},
+                  "nonzero_params": stats["nonzero_params"], "weights": _weights_entry(run)},
+        "data": {"dataset": run.schedule.data.dataset, "train_samples": len(run.train_split),
+                 "test_samples": len(run.test_split)},
         "dense": run.dense_metrics,
         "final": final,
         "sparsity": {k: stats[k] for k in ("total", "weights", "targeted", "layers")},
@@ -78,7 +95,8 @@ def build_report(run: CompressionRun, final: dict, final_checkpoint: Path) -> di
         "epochs": run.history,
         "structure": structure_report(run),
         "thinning": scheduler.events,
-        "checkpoint": str(final_checkpoint),
+        "checkpoint": str(final_checkpoint) if final_checkpoint else None,
+        "settings": run.settings,
         "timing": run.timing,
         "environment": {"torch": torch.__version__, "python": platform.python_version(),
                         "threads": torch.get_num_threads(), "device": str(run.device),
@@ -90,18 +108,32 @@ def _pct(x: float) -> str:
     return f"{100.0 * x:.2f}%"
 
 
-def render_markdown(report: dict) -> str:
+def _row(name: str, metrics: dict | None) -> str:
+    if metrics is None:
+        return f"| {name} | — | — | — |"
+    return f"| {name} | {metrics['top1']:.2f}% | {metrics['top5']:.2f}% | {metrics['loss']:.4f} |"
+
+
+def render_markdown(report: dict, plots: list[str] = ()) -> str:
     dense, final, sp = report["dense"], report["final"], report["sparsity"]
+    if report["status"] == "complete":
+        status = f"Final checkpoint: `{report['checkpoint']}`"
+    else:
+        resume = (f"continue with `compress --resume-from {report['resume_from']}`"
+                  if report["resume_from"] else "no checkpoint was written yet")
+        status = (f"**Interrupted: partial report** ({len(report['epochs'])} epochs done; {resume}). "
+                  "The sparsity and structure below are the model's at the interruption.")
     lines = [
         f"# Compression report: {report['model']['arch']} on {report['data']['dataset']}",
         "",
-        f"Schedule: `{report['schedule']}`  ",
-        f"Final checkpoint: `{report['checkpoint']}`",
+        status,
+        "",
+        f"Schedule: `{report['schedule']}`",
         "",
         "| | top-1 | top-5 | loss |",
         "|---|---:|---:|---:|",
-        f"| dense | {dense['top1']:.2f}% | {dense['top5']:.2f}% | {dense['loss']:.4f} |",
-        f"| final | {final['top1']:.2f}% | {final['top5']:.2f}% | {final['loss']:.4f} |",
+        _row("dense", dense),
+        _row("final", final),
         "",
         f"Sparsity: {_pct(sp['total'])} of all {report['model']['params']:,} parameters, "
         f"{_pct(sp['weights'])} of weight tensors (dim ≥ 2), {_pct(sp['targeted'])} of pruned tensors.",
@@ -118,6 +150,15 @@ def render_markdown(report: dict) -> str:
         shape = "×".join(map(str, layer["shape"]))
         lines.append(f"| `{name}` | {shape} | {layer['numel']:,} | {layer['nnz']:,} | "
                      f"{_pct(layer['sparsity'])} | {target} |")
+    weights = report["model"].get("weights")
+    if weights:
+        lines[6:6] = [f"Pretrained weights: `{weights['path']}` ({weights['tensors']} tensors)"
+                      + (f"; classifier `{weights['classifier_replaced']}` replaced: "
+                         f"{weights['classes_in_file']} classes in the file, {weights['classes_now']} in "
+                         "the data set (freshly initialised)" if weights["classifier_replaced"] else ""),
+                      ""]
+    if plots:
+        lines += ["## Plots", ""] + [f"![{PLOTS[Path(p).name]}]({p})" for p in plots] + [""]
     groups = [(name, g) for name, p in report["pruners"].items() for g in p.get("groups", [])]
     if groups:
         lines += ["", "## Dependency groups of structured pruners", ""]
@@ -153,9 +194,12 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_report(run: CompressionRun, final: dict, final_checkpoint: Path) -> dict:
-    report = build_report(run, final, final_checkpoint)
+def write_report(run: CompressionRun, final: dict | None, final_checkpoint: Path | None,
+                 status: str = "complete") -> dict:
+    report = build_report(run, final, final_checkpoint, status)
     run.out.mkdir(parents=True, exist_ok=True)
+    plots = write_plots(report, run.out)
+    report["plots"] = plots
     _write_atomic(run.out / "report.json", json.dumps(report, indent=2) + "\n")
-    _write_atomic(run.out / "report.md", render_markdown(report))
+    _write_atomic(run.out / "report.md", render_markdown(report, plots))
     return report

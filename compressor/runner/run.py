@@ -1,16 +1,25 @@
-"""A compression run: dense training (or a dense checkpoint), then the compression schedule.
+"""A compression run: dense training (or dense weights), then the compression schedule.
 
-``CompressionRun`` owns one run directory::
+``CompressionRun`` owns one run directory (:mod:`.rundir`: one run per directory)::
 
+    OUT/run.json                      the run's id, schedule and start time
     OUT/checkpoints/dense.pt          the dense model (when trained or loaded here)
     OUT/checkpoints/epoch_NNN.pt      after each compression epoch (the newest few kept)
     OUT/checkpoints/dense_epoch_NNN.pt after each dense epoch (the newest few kept)
     OUT/checkpoints/final.pt          the compressed model
-    OUT/report.json, OUT/report.md
+    OUT/report.json, OUT/report.md, OUT/plots/*.png, OUT/epochs.csv
 
 Each checkpoint holds everything needed to continue (weights, masks, optimizer and
-lr-scheduler state, RNG state, history, the schedule text), so ``--resume-from`` any of
-them finishes with the same weights as an uninterrupted run with the same seed.
+lr-scheduler state, RNG state, history, the schedule text and the run's effective
+settings, :mod:`.settings`), so ``--resume-from`` any of them finishes with the same
+weights as an uninterrupted run. An interrupted run (Ctrl-C, SIGTERM) writes its
+report, marked partial, before it stops.
+
+The model is the schedule's ``model.arch`` (a built-in name or the user's callable),
+started from ``model.weights`` (a plain state_dict, :mod:`compressor.io.weights`) or
+``model.checkpoint`` or trained dense first. Training minimises cross-entropy of the
+logits against the labels; any other loss, task or data pipeline is for the Python API
+(``compressor.file_config`` with the user's own training loop).
 """
 
 from __future__ import annotations
@@ -18,26 +27,32 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from .. import data as data_mod
-from ..data import DatasetInfo
 from ..engine.build import bind_components, build_lr_schedulers, build_optimizer
 from ..engine.scheduler import CompressionScheduler
 from ..engine.sparsity import summarize
 from ..engine.thinning import apply_recipe, thinning_recipe
-from ..errors import CheckpointError, CompressorError, DataError, ModelError
+from ..errors import CheckpointError, CompressorError
 from ..io.checkpoint import Phase, is_sparse_state, load_checkpoint, save_checkpoint
-from ..models import build_model
-from ..nn.scaling import attach_scaling_factors, load_with_new_scales, resolve_scalable, scaled_modules
-from ..schedule import Schedule, read_schedule
+from ..models import resolve_arch
+from ..nn.scaling import load_with_new_scales, scaled_modules
+from ..schedule import Schedule
+from ..schedule.loader import read_schedule_file
 from ..schedule.problems import Problems
+from .logging import RunLog
+from .prepare import Prepared, check_schedule, example_input, prepare
 from .report import write_report
+from .rundir import check_run_dir, claim_run_dir
+from .settings import check_device, normalize_data_dir, resumed_settings
 from .train import evaluate, train_epoch
+
+__all__ = ["CompressionRun", "Prepared", "RunOptions", "check_schedule", "example_input", "prepare"]
 
 
 @dataclasses.dataclass
@@ -47,58 +62,14 @@ class RunOptions:
     resume_from: str | None = None
     data_dir: str | None = None
     epochs: int | None = None
-    device: str = "cpu"
+    device: str | None = None  # None: cpu, or the checkpoint's
     seed: int | None = None
     threads: int | None = None
     max_batches_per_epoch: int | None = None
     keep_checkpoints: int = 2
     progress: bool | None = None
-
-
-def prepare(schedule_path: str, *, text: str | None = None, epochs: int | None = None,
-            ) -> tuple[Schedule, nn.Module | None, DatasetInfo | None, Problems]:
-    """Read a schedule and build what it names, collecting every problem with its line.
-
-    Returns (schedule, model or None, dataset info or None, problems).
-    """
-    schedule, problems = read_schedule(schedule_path, text=text, epochs=epochs)
-    info = None
-    if schedule.data is not None:
-        try:
-            info = data_mod.dataset_info(schedule.data.dataset)
-        except DataError as exc:
-            problems.add(schedule.data.line_of("dataset"), "data.dataset", str(exc))
-    model = None
-    if schedule.model is not None and info is not None:
-        try:
-            model = build_model(schedule.model.arch, num_classes=info.num_classes,
-                                in_channels=info.channels, image_size=info.image_size,
-                                **schedule.model.options)
-        except ModelError as exc:
-            problems.add(schedule.model.line_of("arch"), "model.arch", str(exc))
-    if model is not None and schedule.model.scaling_factors:
-        names, errors = resolve_scalable(model, schedule.model.scaling_factors)
-        for message in errors:
-            problems.add(schedule.model.line_of("scaling_factors"), "model.scaling_factors", message)
-        attach_scaling_factors(model, names)
-    return schedule, model, info, problems
-
-
-def check_schedule(schedule_path: str, *, epochs: int | None = None) -> Schedule:
-    """Every check that does not need data: raise ScheduleError listing all problems."""
-    schedule, model, info, problems = prepare(schedule_path, epochs=epochs)
-    if model is not None:
-        bind_components(schedule, model, problems, example_input(info))
-        if schedule.training is not None:
-            optimizer = build_optimizer(schedule.training.optimizer, model.parameters(), problems)
-            build_lr_schedulers(schedule, optimizer, problems)
-    problems.raise_if_any()
-    return schedule
-
-
-def example_input(info: DatasetInfo) -> torch.Tensor:
-    """One zero image of the data set's shape (for tracing and MAC counts)."""
-    return torch.zeros(1, info.channels, info.image_size, info.image_size)
+    overwrite: bool = False
+    tensorboard: str | None = None
 
 
 def _rng_state() -> dict:
@@ -130,26 +101,44 @@ class CompressionRun:
         if self.resume is not None and is_sparse_state(self.resume):
             raise CheckpointError(f"{options.resume_from} is a sparse inference checkpoint (`compress "
                                   "sparse`); load it with compressor.load, it cannot be resumed")
-        if options.schedule is not None:
-            path, text = options.schedule, None
-        elif self.resume is not None:
+        given = {"epochs": options.epochs, "max_batches_per_epoch": options.max_batches_per_epoch,
+                 "data_dir": options.data_dir, "seed": options.seed, "threads": options.threads,
+                 "device": options.device}
+        if self.resume is not None:
+            settings = resumed_settings(self.resume.get("settings"), given, options.resume_from)
             path, text = self.resume["schedule"]["path"], self.resume["schedule"]["text"]
+            if options.schedule is not None and read_schedule_file(options.schedule) != text:
+                raise CompressorError(f"--schedule {options.schedule} differs from the schedule stored "
+                                      f"in {options.resume_from} ({path}); a resumed run keeps its "
+                                      "schedule: resume without --schedule")
+            self.run_id = str(self.resume.get("run_id") or uuid.uuid4().hex)
+        elif options.schedule is not None:
+            path, text = options.schedule, None
+            settings = {**given, "seed": options.seed or 0, "device": options.device or "cpu",
+                        "data_dir": normalize_data_dir(options.data_dir)}
+            self.run_id = uuid.uuid4().hex
         else:
             raise CompressorError("give --schedule FILE (or --resume-from a checkpoint that holds one)")
-        self.seed = options.seed if options.seed is not None else (
-            int(self.resume["seed"]) if self.resume else 0)
-        if options.threads is not None:
-            if options.threads < 1:
-                raise CompressorError(f"--threads must be at least 1, got {options.threads}")
-            torch.set_num_threads(options.threads)
-        self.device = _device(options.device)
+        if settings["threads"] is not None:
+            if settings["threads"] < 1:
+                raise CompressorError(f"--threads must be at least 1, got {settings['threads']}")
+            torch.set_num_threads(settings["threads"])
+        settings["threads"] = torch.get_num_threads()
+        self.device = check_device(settings["device"])
+        settings["device"] = str(self.device)
+        self.seed = settings["seed"]
         torch.manual_seed(self.seed)
         random.seed(self.seed)
 
-        schedule, model, info, problems = prepare(path, text=text, epochs=options.epochs)
+        prep: Prepared = prepare(path, text=text, epochs=settings["epochs"], data_dir=settings["data_dir"],
+                       resume_spec=self.resume["model_spec"] if self.resume else None)
+        schedule, model, info, problems = prep
+        self.prepared = prep
         self.schedule = schedule
         if model is None:
             problems.raise_if_any()
+        if prep.pretrained is not None:
+            log(prep.pretrained.describe())
         recipe = self.resume.get("thinning") if self.resume else None
         if recipe:  # the checkpoint holds a thinned model: rebuild its shape first
             apply_recipe(model, recipe, source=str(options.resume_from))
@@ -168,32 +157,48 @@ class CompressionRun:
                                               self.optimizer, self.example)
         self.out = Path(options.out) if options.out else _default_out(schedule, options.resume_from)
         self.ckpt_dir = self.out / "checkpoints"
-        self.max_batches = (options.max_batches_per_epoch if options.max_batches_per_epoch is not None
-                            else training.max_batches_per_epoch)
+        if settings["max_batches_per_epoch"] is None:
+            settings["max_batches_per_epoch"] = training.max_batches_per_epoch
+        self.max_batches = settings["max_batches_per_epoch"]
         if self.max_batches is not None and self.max_batches < 1:
             raise CompressorError(f"--max-batches-per-epoch must be at least 1, got {self.max_batches}")
+        settings["epochs"] = training.epochs
+        self.settings = settings
         self.history: list[dict] = []
         self.dense_metrics: dict | None = None
         self.timing: dict[str, float] = {}
+        self.train_split = self.test_split = None
+        self.last_checkpoint: Path | None = None
+        tensorboard = options.tensorboard or (schedule.logging.tensorboard if schedule.logging else None)
+        self.runlog = RunLog(self.out, tensorboard, dense_epochs=training.dense_epochs)
 
     # ------------------------------------------------------------------ data
     def _load_data(self) -> None:
         d = self.schedule.data
-        directory = self.opt.data_dir or d.dir
+        directory = self.settings["data_dir"] or d.dir
         t0 = time.perf_counter()
-        self.train_split = data_mod.load_split(d.dataset, "train", directory, limit=d.train_samples)
-        self.test_split = data_mod.load_split(d.dataset, "test", directory, limit=d.test_samples)
+        if data_mod.is_image_folder(d.dataset):
+            folder = {"image_size": d.image_size, "mean": d.mean, "std": d.std, "workers": d.workers}
+            self.train_split = data_mod.load_folder_split(directory, "train", limit=d.train_samples,
+                                                          augment=d.augment, **folder)
+            self.test_split = data_mod.load_folder_split(directory, "test", limit=d.test_samples, **folder)
+        else:
+            self.train_split = data_mod.load_split(d.dataset, "train", directory, limit=d.train_samples)
+            self.test_split = data_mod.load_split(d.dataset, "test", directory, limit=d.test_samples)
         self.timing["data_load_s"] = time.perf_counter() - t0
-        self.log(f"data: {d.dataset} — {len(self.train_split.labels)} train / "
-                 f"{len(self.test_split.labels)} test samples")
+        self.log(f"data: {d.dataset} — {len(self.train_split)} train / {len(self.test_split)} test samples")
 
     # ------------------------------------------------------------ checkpoints
     def _state(self, phase: Phase, epochs_done: int, optimizer: torch.optim.Optimizer) -> dict:
         return {
-            "phase": phase.value, "epochs_done": epochs_done, "seed": self.seed,
-            "model_spec": {"arch": self.schedule.model.arch, "options": dict(self.schedule.model.options),
+            "phase": phase.value, "epochs_done": epochs_done, "seed": self.seed, "run_id": self.run_id,
+            "settings": dict(self.settings),
+            "model_spec": {"arch": resolve_arch(self.prepared_arch),
+                           "options": dict(self.schedule.model.options),
                            "num_classes": self.info.num_classes, "in_channels": self.info.channels,
-                           "image_size": self.info.image_size, "dataset": self.schedule.data.dataset,
+                           "image_size": _plain_size(self.info.image_size),
+                           "dataset": self.schedule.data.dataset,
+                           "classifier_replaced": self.prepared.classifier_replaced,
                            "scaling_factors": scaled_modules(self.model)},
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "optimizer": optimizer.state_dict(),
@@ -204,9 +209,14 @@ class CompressionRun:
             "thinning": thinning_recipe(self.model),
         }
 
+    @property
+    def prepared_arch(self) -> str:
+        return self.resume["model_spec"]["arch"] if self.resume else self.schedule.model.arch
+
     def _save(self, name: str, phase: Phase, epochs_done: int, optimizer,
               prefix: str | None = None) -> Path:
         path = save_checkpoint(self.ckpt_dir / name, self._state(phase, epochs_done, optimizer))
+        self.last_checkpoint = path
         if prefix is not None and self.opt.keep_checkpoints > 0:
             old = sorted(self.ckpt_dir.glob(f"{prefix}[0-9][0-9][0-9].pt"))
             for stale in old[:-self.opt.keep_checkpoints]:
@@ -253,16 +263,18 @@ class CompressionRun:
             scheduler.on_epoch_end(epoch, metrics["loss"])
         record = {"phase": phase.value, "epoch": epoch, "lr": lr, "loss": loss,
                   "top1": metrics["top1"], "top5": metrics["top5"], "val_loss": metrics["loss"],
-                  "seconds": time.perf_counter() - t0}
+                  "seconds": time.perf_counter() - t0,
+                  "batches": _num_batches(self.train_split, self.training.batch_size, self.max_batches),
+                  "params": sum(p.numel() for p in self.model.parameters())}
         if scheduler:
             record["sparsity"] = self._sparsity_record(epoch)
         self.history.append(record)
+        self.runlog.epoch(record, self.history)
         sp = f"  sparsity {record['sparsity']['actual']:.3f} (target {record['sparsity']['target']:.3f})" \
             if scheduler and self.scheduler.targeted else ""
         thinned = [e for e in self.scheduler.events if "params_before" in e] if scheduler else []
         if thinned:  # removed channels are no longer zeros: show the size instead
-            sp += (f"  params {sum(p.numel() for p in self.model.parameters()):,} of "
-                   f"{thinned[0]['params_before']:,} (thinned)")
+            sp += (f"  params {record['params']:,} of {thinned[0]['params_before']:,} (thinned)")
         self.log(f"{phase} epoch {epoch:3d}  lr {lr:.3g}  loss {loss:.4f}  top1 {metrics['top1']:.2f}%{sp}"
                  f"  ({record['seconds']:.1f}s)")
         return record
@@ -274,7 +286,8 @@ class CompressionRun:
         numel = sum(params[n].numel() for n in targeted)
         target = sum(levels.get(n, 0.0) * params[n].numel() for n in targeted) / numel if numel else 0.0
         stats = summarize(self.model, targeted)
-        return {"target": target, "actual": stats["targeted"], "total": stats["total"]}
+        return {"target": target, "actual": stats["targeted"], "total": stats["total"],
+                "layers": {n: stats["layers"][n]["sparsity"] for n in targeted}}
 
     def _evaluate(self, desc: str) -> dict:
         return evaluate(self.model, self.test_split, batch_size=self.training.eval_batch_size,
@@ -302,8 +315,23 @@ class CompressionRun:
         self._save("dense.pt", Phase.COMPRESS, 0, self.optimizer)
 
     def execute(self) -> dict:
-        """Run (or resume) to the end; returns the report dict."""
+        """Run (or resume) to the end; returns the report dict. Interrupted (Ctrl-C,
+        SIGTERM), it writes the report marked partial, then lets the interrupt through."""
+        remove = check_run_dir(self.out, self.run_id, overwrite=self.opt.overwrite,
+                               resume_from=self.opt.resume_from)
+        try:
+            return self._execute(remove)
+        except KeyboardInterrupt:
+            if self.test_split is not None:
+                write_report(self, None, None, status="interrupted")
+                self.log(f"interrupted: partial report in {self.out / 'report.md'}")
+            raise
+        finally:
+            self.runlog.close()
+
+    def _execute(self, remove: list[str]) -> dict:
         self._load_data()
+        claim_run_dir(self.out, self.run_id, self.schedule.path, remove, self.log)
         t0 = time.perf_counter()
         phase, done = ((self.resume["phase"], int(self.resume["epochs_done"])) if self.resume
                        else (Phase.DENSE, 0))
@@ -326,8 +354,19 @@ class CompressionRun:
         final = self._evaluate("final eval")
         self.timing["run_s"] = time.perf_counter() - t0
         final_path = self._save("final.pt", Phase.DONE, self.training.epochs, self.optimizer)
-        report = write_report(self, final, final_path)
+        report = write_report(self, final, final_path, status="complete")
+        self.runlog.structure(report["structure"]["totals"])
         return report
+
+
+def _num_batches(split, batch_size: int, limit: int | None) -> int:
+    if isinstance(split, data_mod.Split):
+        return data_mod.num_batches(split, batch_size, limit)
+    return split.num_batches(batch_size, limit)
+
+
+def _plain_size(size: int | tuple[int, int]) -> int | list[int]:
+    return list(size) if isinstance(size, tuple) else size
 
 
 def _default_out(schedule: Schedule, resume_from: str | None) -> Path:
@@ -336,11 +375,3 @@ def _default_out(schedule: Schedule, resume_from: str | None) -> Path:
         ckpt_dir = Path(resume_from).resolve().parent
         return ckpt_dir.parent if ckpt_dir.name == "checkpoints" else ckpt_dir
     return Path("runs") / Path(schedule.path).stem
-
-
-def _device(name: str) -> torch.device:
-    if name not in ("cpu", "cuda"):
-        raise CompressorError(f"--device must be cpu or cuda, got {name!r}")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise CompressorError("--device cuda: no CUDA device is available here; use --device cpu")
-    return torch.device(name)

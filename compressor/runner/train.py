@@ -1,20 +1,40 @@
-"""Training and evaluation loops, with the compression scheduler's hooks."""
+"""Training and evaluation loops, with the compression scheduler's hooks.
+
+Both take a split held in memory (:class:`compressor.data.Split`) or one streamed from
+disk by a ``DataLoader`` (:class:`compressor.data.FolderSplit`); the epoch's order comes
+from ``generator`` either way. The loss is cross-entropy of the logits against the
+labels (classification); a user who needs another loss writes their own loop around
+the compression scheduler (``compressor.file_config``).
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..data import Split, iterate_batches, num_batches
+from ..data import FolderSplit, Split, iterate_batches, num_batches
 from ..engine.scheduler import CompressionScheduler
 from ..errors import TrainingError
 
 
-def train_epoch(model: nn.Module, split: Split, optimizer: torch.optim.Optimizer, *,
+def _batches(split: Split | FolderSplit, batch_size: int, *, shuffle: bool,
+             generator: torch.Generator | None = None, augment: bool = False,
+             limit_batches: int | None = None) -> tuple[Iterator, int]:
+    """The batches of either kind of split, and how many there are. A FolderSplit's
+    augmentation is part of its transform (chosen when it was loaded)."""
+    if isinstance(split, FolderSplit):
+        return (split.batches(batch_size, shuffle=shuffle, generator=generator, limit_batches=limit_batches),
+                split.num_batches(batch_size, limit_batches))
+    return (iterate_batches(split, batch_size, shuffle=shuffle, generator=generator, augment=augment,
+                            limit_batches=limit_batches), num_batches(split, batch_size, limit_batches))
+
+
+def train_epoch(model: nn.Module, split: Split | FolderSplit, optimizer: torch.optim.Optimizer, *,
                 epoch: int, batch_size: int, generator: torch.Generator, augment: bool = False,
                 limit_batches: int | None = None, scheduler: CompressionScheduler | None = None,
                 device: torch.device | str = "cpu", desc: str = "train",
@@ -22,9 +42,9 @@ def train_epoch(model: nn.Module, split: Split, optimizer: torch.optim.Optimizer
     """One pass over ``split``; returns the mean data loss (without penalties)."""
     model.train()
     total, seen = 0.0, 0
-    batches = iterate_batches(split, batch_size, shuffle=True, generator=generator,
-                              augment=augment, limit_batches=limit_batches)
-    bar = tqdm(batches, total=num_batches(split, batch_size, limit_batches), desc=desc,
+    batches, total = _batches(split, batch_size, shuffle=True, generator=generator, augment=augment,
+                              limit_batches=limit_batches)
+    bar = tqdm(batches, total=total, desc=desc,
                leave=False, disable=_disabled(progress), dynamic_ncols=True)
     for images, labels in bar:
         images, labels = images.to(device), labels.to(device)
@@ -47,15 +67,15 @@ def train_epoch(model: nn.Module, split: Split, optimizer: torch.optim.Optimizer
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, *, batch_size: int = 1000,
+def evaluate(model: nn.Module, split: Split | FolderSplit, *, batch_size: int = 1000,
              device: torch.device | str = "cpu", desc: str = "eval",
              progress: bool | None = None) -> dict[str, float]:
     """Top-1 and top-5 accuracy (percent) and mean loss on ``split``."""
     model.eval()
     correct1 = correct5 = 0
     loss_sum, seen = 0.0, 0
-    batches = iterate_batches(split, batch_size, shuffle=False)
-    for images, labels in tqdm(batches, total=num_batches(split, batch_size, None), desc=desc,
+    batches, total = _batches(split, batch_size, shuffle=False)
+    for images, labels in tqdm(batches, total=total, desc=desc,
                                leave=False, disable=_disabled(progress), dynamic_ncols=True):
         images, labels = images.to(device), labels.to(device)
         logits = model(images)
