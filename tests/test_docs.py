@@ -31,6 +31,6 @@ def test_every_type_section_and_schedule_is_documented():
 
 
 def test_readme_commands_are_what_ci_runs():
-    assert "bash scripts/test.sh" in README and "bash scripts/main-job.sh" in README
+    assert "bash scripts/test.sh" in README and "bash scripts/quickstart.sh" in README
     assert "bash scripts/test.sh" in (REPO / ".ci" / "run").read_text()
     assert "PLACEHOLDER" not in README, "README still has a placeholder for measured numbers"
