@@ -1,4 +1,4 @@
-"""The sections of a schedule file, as dataclasses (see README "Schedule reference")."""
+"""The sections of a schedule file, as dataclasses (reference: docs/schedule.md)."""
 
 from __future__ import annotations
 
