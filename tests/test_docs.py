@@ -2,14 +2,20 @@
 
 * ``docs/schedule.md`` documents every key of every schedule section and component type,
   and every shipped schedule;
+* ``docs/cli.md`` documents every option of every ``compress`` subcommand, in that
+  subcommand's section;
 * every shipped schedule starts with the command that runs it;
 * ``README.md`` names the commands CI runs.
 """
 
 from __future__ import annotations
 
+import argparse
+import re
+
 import pytest
 
+from compressor.cli.main import SUBCOMMANDS, build_parser
 from compressor.schedule.extensions import EXTENSION_TYPES
 from compressor.schedule.fields import field_names
 from compressor.schedule.loader import TOP_LEVEL
@@ -22,6 +28,7 @@ from .helpers import REPO
 README_PATH = REPO / "README.md"
 DOCS = REPO / "docs"
 SCHEDULE_DOC = (DOCS / "schedule.md").read_text()
+CLI_DOC = (DOCS / "cli.md").read_text()
 SCHEDULES = sorted((REPO / "schedules").glob("*.yaml"))
 
 
@@ -53,6 +60,53 @@ def test_every_schedule_starts_with_its_command(path):
     command = f"compress --schedule schedules/{path.name}"
     assert any(command in line for line in header), \
         f"{path.name}: its opening comment does not give the command `{command}`"
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def _cli_sections() -> dict[str, str]:
+    """docs/cli.md's ``## `compress NAME` `` sections (to the next ``## `` heading): NAME → text."""
+    sections: dict[str, str] = {}
+    name = None
+    for line in CLI_DOC.splitlines():
+        if line.startswith("## "):
+            match = re.fullmatch(r"## `compress (\w+)`", line)
+            name = match.group(1) if match else None
+            if name is not None:
+                sections[name] = ""
+        elif name is not None:
+            sections[name] += line + "\n"
+    return sections
+
+
+def test_cli_doc_has_a_section_per_subcommand():
+    subparsers = _subparsers(build_parser())
+    assert set(subparsers) == set(SUBCOMMANDS)
+    assert set(_cli_sections()) == set(SUBCOMMANDS), "docs/cli.md: one `## `compress NAME`` per subcommand"
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS)
+def test_every_cli_option_is_documented(name):
+    subparser = _subparsers(build_parser())[name]
+    section = _cli_sections()[name]
+    options = [opt for action in subparser._actions for opt in action.option_strings
+               if opt not in ("-h", "--help")]
+    missing = [opt for opt in options if f"`{opt}" not in section]
+    assert not missing, f"docs/cli.md section `compress {name}` does not document {missing}"
+    positionals = [a.dest for a in subparser._actions if not a.option_strings]
+    missing = [p for p in positionals if p.upper() not in section]
+    assert not missing, f"docs/cli.md section `compress {name}` does not name the arguments {missing}"
+
+
+def test_cli_doc_names_no_option_that_does_not_exist():
+    subparsers = _subparsers(build_parser())
+    for name, section in _cli_sections().items():
+        known = {opt for action in subparsers[name]._actions for opt in action.option_strings}
+        named = set(re.findall(r"`(--[a-z][a-z0-9-]*)", section))
+        assert named <= known, f"docs/cli.md `compress {name}` names unknown options {named - known}"
 
 
 def test_readme_commands_are_what_ci_runs():
