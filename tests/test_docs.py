@@ -5,7 +5,8 @@
 * ``docs/cli.md`` documents every option of every ``compress`` subcommand, in that
   subcommand's section;
 * every shipped schedule starts with the command that runs it;
-* ``README.md`` names the commands CI runs.
+* ``README.md`` stays a short user's page that names the commands CI runs;
+* the README and ``docs/`` speak of the project only (no development-history words).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ DOCS = REPO / "docs"
 SCHEDULE_DOC = (DOCS / "schedule.md").read_text()
 CLI_DOC = (DOCS / "cli.md").read_text()
 SCHEDULES = sorted((REPO / "schedules").glob("*.yaml"))
+README_MAX_LINES = 260
+#: Words of the development process, not of the project (matched case-insensitively, whole words).
+HISTORY_WORDS = re.compile(r"\b(sessions?|issues?|the main job|main-job)\b", re.IGNORECASE)
 
 
 @pytest.mark.parametrize("cls", [ModelSection, DataSection, TrainingSection, PolicySection,
@@ -109,8 +113,26 @@ def test_cli_doc_names_no_option_that_does_not_exist():
         assert named <= known, f"docs/cli.md `compress {name}` names unknown options {named - known}"
 
 
-def test_readme_commands_are_what_ci_runs():
+def test_readme_is_a_short_page_with_the_commands_ci_runs():
     readme = README_PATH.read_text()
+    lines = len(readme.splitlines())
+    assert lines <= README_MAX_LINES, f"README.md has {lines} lines; keep it ≤ {README_MAX_LINES}"
     assert "bash scripts/test.sh" in readme and "bash scripts/quickstart.sh" in readme
     assert "bash scripts/test.sh" in (REPO / ".ci" / "run").read_text()
+    assert (REPO / "scripts" / "quickstart.sh").is_file()
     assert "PLACEHOLDER" not in readme, "README still has a placeholder for measured numbers"
+
+
+@pytest.mark.parametrize("path", [README_PATH, *sorted(DOCS.glob("*.md"))],
+                         ids=lambda p: str(p.relative_to(REPO)))
+def test_docs_speak_of_the_project_only(path):
+    found = [f"{path.name}:{i}: {m.group(0)!r}" for i, line in enumerate(path.read_text().splitlines(), 1)
+             for m in HISTORY_WORDS.finditer(line)]
+    assert not found, "development-history words (they belong in commit messages): " + ", ".join(found)
+
+
+def test_history_word_check_finds_what_it_looks_for():
+    for text in ("Session 3", "see issue 4", "The main job", "scripts/main-job.sh", "two sessions"):
+        assert HISTORY_WORDS.search(text), text
+    for text in ("an InferenceSession", "issued", "tissue", "the main jobs"):
+        assert not HISTORY_WORDS.search(text), text
