@@ -50,37 +50,32 @@ def _module_changes(model: nn.Module, plan: ThinningPlan,
 
 
 def _slice_optimizer(optimizer: torch.optim.Optimizer, replaced: list[Replaced]) -> None:
-    by_id = {id(r.old): r for r in replaced}
-    for group in optimizer.param_groups:
-        group["params"] = [by_id[id(p)].new if id(p) in by_id else p for p in group["params"]]
+    """Slice the per-parameter state shaped like a resized parameter (momentum, Adam's
+    moments); the parameters themselves are the same objects, only smaller."""
     for r in replaced:
-        state = optimizer.state.pop(r.old, None)
-        if state is None:
+        state = optimizer.state.get(r.tensor)
+        if not state:
             continue
-        optimizer.state[r.new] = {
-            key: gather_channels(value, r.out, r.inp)
-            if isinstance(value, torch.Tensor) and value.shape == r.old.shape else value
-            for key, value in state.items()}
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor) and value.shape == r.old_shape:
+                state[key] = gather_channels(value, r.out, r.inp)
 
 
-def _slice_masks(masks: MaskStore | MutableMapping[str, torch.Tensor], model: nn.Module,
+def _slice_masks(masks: MaskStore | MutableMapping[str, torch.Tensor],
                  replaced: list[Replaced]) -> None:
     current = dict(masks.items())
     for r in replaced:
         mask = current.get(r.name)
         if mask is None:
             continue
-        if mask.shape != r.old.shape:
+        if mask.shape != r.old_shape:
             raise ValueError(f"mask of {r.name} has shape {tuple(mask.shape)}, the parameter "
-                             f"{tuple(r.old.shape)}")
-        current[r.name] = gather_channels(mask, r.out, r.inp)
-    if isinstance(masks, MaskStore):
-        # The store holds the parameter objects; bind it to the thinned ones.
-        masks.__init__(model)  # type: ignore[misc]
-        for name, mask in current.items():
-            masks.set(name, mask)
-    else:
-        masks.update(current)
+                             f"{tuple(r.old_shape)}")
+        sliced = gather_channels(mask, r.out, r.inp)
+        if isinstance(masks, MaskStore):
+            masks.set(r.name, sliced)
+        else:
+            masks[r.name] = sliced
 
 
 def thin_model(model: nn.Module, plan: ThinningPlan,
@@ -89,14 +84,14 @@ def thin_model(model: nn.Module, plan: ThinningPlan,
     """Remove the channels ``plan`` drops, in place, and return the model's recipe.
 
     Every Conv/Linear/BatchNorm module that loses slices (output channels, input
-    channels or both) is replaced by a smaller module of the same class under the same
-    name (so parameter names do not change); depthwise and grouped convs lose whole conv
-    groups (``groups`` follows; see :func:`~compressor.engine.thinning.resize.is_channel_grouped`)
-    channel count. With ``optimizer``, its ``param_groups`` then reference the new
-    parameters and per-parameter state shaped like a parameter (SGD ``momentum_buffer``,
-    Adam ``exp_avg`` / ``exp_avg_sq`` ...) is sliced the same way; with ``masks`` (a
-    ``MaskStore``, rebound to the new parameters, or a ``{name: mask}`` dict, updated in
-    place) the masks are sliced too.
+    channels or both) shrinks in place: the module and its parameters stay the same
+    objects (so the caller's references and the optimizer's ``param_groups`` stay valid
+    and parameter names do not change); depthwise and grouped convs lose whole conv
+    groups (``groups`` follows; see
+    :func:`~compressor.engine.thinning.resize.is_channel_grouped`). With ``optimizer``,
+    per-parameter state shaped like a parameter (SGD ``momentum_buffer``, Adam
+    ``exp_avg`` / ``exp_avg_sq`` ...) is sliced the same way; with ``masks`` (a
+    ``MaskStore`` or a ``{name: mask}`` dict, updated in place) the masks are sliced too.
 
     Returns the recipe of all thinning applied to this model so far, indices relative
     to the original dense model (see :mod:`compressor.engine.thinning.recipe`); it is also
@@ -116,6 +111,6 @@ def thin_model(model: nn.Module, plan: ThinningPlan,
         if optimizer is not None:
             _slice_optimizer(optimizer, replaced)
         if masks is not None:
-            _slice_masks(masks, model, replaced)
+            _slice_masks(masks, replaced)
     set_thinning_recipe(model, recipe)
     return recipe
