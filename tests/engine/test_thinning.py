@@ -267,16 +267,13 @@ def test_optimizer_state_is_sliced(opt):
     nn.functional.cross_entropy(model(x), y).backward()
     optimizer.step()
     old_conv2, old_module = model.conv2.weight, model.conv2
-    old_params = [id(p) for p in model.parameters()]
     old_state = {k: v.clone() for k, v in optimizer.state[old_conv2].items()}
     recipe = thin_randomly(model, x, 0.25, seed=4, optimizer=optimizer)
     params = list(model.parameters())
-    # resized in place: the module, its parameters and the optimizer's references are
-    # the objects they were, only smaller
-    assert [id(p) for p in params] == old_params
-    assert [id(p) for p in optimizer.param_groups[0]["params"]] == old_params
-    assert model.conv2 is old_module and model.conv2.weight is old_conv2
-    assert old_conv2.shape[0] == model.conv2.out_channels < 64
+    # the module is resized in place (same object); the optimizer holds the new parameters
+    assert model.conv2 is old_module and model.conv2.weight.shape[0] == model.conv2.out_channels < 64
+    assert [id(p) for p in optimizer.param_groups[0]["params"]] == [id(p) for p in params]
+    assert old_conv2 not in optimizer.state
     state = optimizer.state[model.conv2.weight]
     keep_out = torch.tensor(recipe["modules"]["conv2"]["keep_out"])
     keep_in = torch.tensor(recipe["modules"]["conv2"]["keep_in"])

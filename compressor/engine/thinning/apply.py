@@ -12,7 +12,7 @@ from ...ops import gather_channels
 from ..masks import MaskStore
 from .plan import ThinningPlan
 from .recipe import Recipe, compose_entry, dense_entry, empty_recipe, set_thinning_recipe, thinning_recipe
-from .resize import Replaced, resize_module
+from .resize import Replaced, resize_module, retarget_optimizer
 
 __all__ = ["thin_model"]
 
@@ -49,33 +49,23 @@ def _module_changes(model: nn.Module, plan: ThinningPlan,
     return changes
 
 
-def _slice_optimizer(optimizer: torch.optim.Optimizer, replaced: list[Replaced]) -> None:
-    """Slice the per-parameter state shaped like a resized parameter (momentum, Adam's
-    moments); the parameters themselves are the same objects, only smaller."""
-    for r in replaced:
-        state = optimizer.state.get(r.tensor)
-        if not state:
-            continue
-        for key, value in state.items():
-            if isinstance(value, torch.Tensor) and value.shape == r.old_shape:
-                state[key] = gather_channels(value, r.out, r.inp)
-
-
-def _slice_masks(masks: MaskStore | MutableMapping[str, torch.Tensor],
+def _slice_masks(masks: MaskStore | MutableMapping[str, torch.Tensor], model: nn.Module,
                  replaced: list[Replaced]) -> None:
     current = dict(masks.items())
     for r in replaced:
         mask = current.get(r.name)
         if mask is None:
             continue
-        if mask.shape != r.old_shape:
+        if mask.shape != r.old.shape:
             raise ValueError(f"mask of {r.name} has shape {tuple(mask.shape)}, the parameter "
-                             f"{tuple(r.old_shape)}")
-        sliced = gather_channels(mask, r.out, r.inp)
-        if isinstance(masks, MaskStore):
-            masks.set(r.name, sliced)
-        else:
-            masks[r.name] = sliced
+                             f"{tuple(r.old.shape)}")
+        current[r.name] = gather_channels(mask, r.out, r.inp)
+    if isinstance(masks, MaskStore):
+        masks.rebind(model)
+        for name, mask in current.items():
+            masks.set(name, mask)
+    else:
+        masks.update(current)
 
 
 def thin_model(model: nn.Module, plan: ThinningPlan,
@@ -84,14 +74,15 @@ def thin_model(model: nn.Module, plan: ThinningPlan,
     """Remove the channels ``plan`` drops, in place, and return the model's recipe.
 
     Every Conv/Linear/BatchNorm module that loses slices (output channels, input
-    channels or both) shrinks in place: the module and its parameters stay the same
-    objects (so the caller's references and the optimizer's ``param_groups`` stay valid
-    and parameter names do not change); depthwise and grouped convs lose whole conv
-    groups (``groups`` follows; see
-    :func:`~compressor.engine.thinning.resize.is_channel_grouped`). With ``optimizer``,
-    per-parameter state shaped like a parameter (SGD ``momentum_buffer``, Adam
-    ``exp_avg`` / ``exp_avg_sq`` ...) is sliced the same way; with ``masks`` (a
-    ``MaskStore`` or a ``{name: mask}`` dict, updated in place) the masks are sliced too.
+    channels or both) shrinks in place: the module stays the same object (references
+    to it and its hooks stay valid), its shrunk tensors are new parameters and buffers
+    under the same names. With ``optimizer``, its ``param_groups`` then hold the new
+    parameters (the optimizer object stays valid) and per-parameter state shaped like
+    a parameter (SGD ``momentum_buffer``, Adam ``exp_avg`` / ``exp_avg_sq`` ...) is
+    sliced the same way; with ``masks`` (a ``MaskStore``, rebound to the new
+    parameters, or a ``{name: mask}`` dict, updated in place) the masks are sliced too.
+    Depthwise and grouped convs lose whole conv groups (``groups`` follows; see
+    :func:`~compressor.engine.thinning.resize.is_channel_grouped`).
 
     Returns the recipe of all thinning applied to this model so far, indices relative
     to the original dense model (see :mod:`compressor.engine.thinning.recipe`); it is also
@@ -109,8 +100,8 @@ def thin_model(model: nn.Module, plan: ThinningPlan,
             groups = model.get_submodule(name).groups if "groups" in entry else None
             recipe["modules"][name] = compose_entry(entry, keep_out, keep_in, groups)
         if optimizer is not None:
-            _slice_optimizer(optimizer, replaced)
+            retarget_optimizer(optimizer, replaced)
         if masks is not None:
-            _slice_masks(masks, replaced)
+            _slice_masks(masks, model, replaced)
     set_thinning_recipe(model, recipe)
     return recipe

@@ -2,7 +2,7 @@
 
 :func:`resize_module` keeps given slices of a module's weight dims 0 and 1 (and of its
 bias and BatchNorm tensors, through the C++ gather ``compressor.ops.gather_channels``),
-in place: the module and its tensors stay the same objects, only smaller. The predicates say which convs are
+in place: the module stays the same object, with smaller tensors. The predicates say which convs are
 channel-grouped (depthwise, or grouped with as many input as output channels: their
 channels pass through, so they lose whole conv groups). Plan execution
 (:mod:`.apply`) and recipe replay (:mod:`.recipe`) both resize through here.
@@ -19,7 +19,7 @@ from ...errors import CompressorError
 from ...ops import gather_channels
 
 __all__ = ["Replaced", "ThinningError", "check_resizable", "is_channel_grouped", "is_conv",
-           "is_depthwise", "resize_module", "thinned_groups"]
+           "is_depthwise", "resize_module", "retarget_optimizer", "thinned_groups"]
 
 
 class ThinningError(CompressorError):
@@ -57,12 +57,11 @@ def check_resizable(m: nn.Module) -> None:
 
 @dataclass(frozen=True)
 class Replaced:
-    """A parameter or buffer that got smaller, in place: its data is now
-    ``gather_channels(old data, out, inp)``; ``old_shape`` was its shape before."""
+    """A parameter or buffer that got smaller: ``new = gather_channels(old, out, inp)``."""
 
     name: str
-    tensor: torch.Tensor
-    old_shape: torch.Size
+    old: torch.Tensor
+    new: torch.Tensor
     out: torch.Tensor | None
     inp: torch.Tensor | None
 
@@ -105,30 +104,46 @@ def resize_module(model: nn.Module, name: str, keep_out: torch.Tensor | None,
     """Shrink module ``name`` in place to the kept slices: ``keep_out`` of weight dim 0
     (and bias, batchnorm tensors), ``keep_in`` of weight dim 1 (None keeps a dim whole).
 
-    The module, its parameters and its buffers stay the same Python objects (their data
-    gets smaller; a parameter's ``.grad`` is dropped), so references held elsewhere — the
-    user's model, an optimizer's ``param_groups``, hooks — stay valid. Its size
-    attributes (``out_channels``, ``in_features``, ``groups``, ...) follow. Returns the
-    tensors that changed."""
+    The module stays the same Python object (references to it and its hooks stay
+    valid); its size attributes (``out_channels``, ``in_features``, ``groups``, ...)
+    follow, and each tensor that shrinks is a new parameter or buffer under the same
+    name (a new parameter, because autograd keeps a parameter's shape for as long as
+    any graph that used it lives). Returns the tensors that changed, so an optimizer
+    can be pointed at the new parameters (``thin_model`` does)."""
     if not name:
         raise ThinningError("cannot resize the model itself; thin a model that contains it")
     module = model.get_submodule(name)
     sizes, channel_grouped = _new_sizes(module, None if keep_out is None else len(keep_out),
                                         None if keep_in is None else len(keep_in))
     replaced = []
-    for store in (module._parameters, module._buffers):
-        for key, tensor in store.items():
+    for store, is_param in ((module._parameters, True), (module._buffers, False)):
+        for key, tensor in list(store.items()):
             if tensor is None:
                 continue
             out = keep_out if tensor.dim() >= 1 and key != "num_batches_tracked" else None
             inp = keep_in if key == "weight" and tensor.dim() >= 2 and not channel_grouped else None
             if out is None and inp is None:
                 continue
-            old_shape = tensor.shape
-            tensor.data = gather_channels(tensor.detach(), out, inp)
-            if isinstance(tensor, nn.Parameter):
-                tensor.grad = None
-            replaced.append(Replaced(f"{name}.{key}", tensor, old_shape, out, inp))
+            data = gather_channels(tensor.detach(), out, inp)
+            value = nn.Parameter(data, requires_grad=tensor.requires_grad) if is_param else data
+            store[key] = value
+            replaced.append(Replaced(f"{name}.{key}", tensor, value, out, inp))
     for attr, value in sizes.items():
         setattr(module, attr, value)
     return replaced
+
+
+def retarget_optimizer(optimizer: torch.optim.Optimizer, replaced: list[Replaced]) -> None:
+    """Point ``optimizer`` at the new parameters and slice their state shaped like a
+    parameter (SGD momentum, Adam's moments) the same way."""
+    by_id = {id(r.old): r for r in replaced}
+    for group in optimizer.param_groups:
+        group["params"] = [by_id[id(p)].new if id(p) in by_id else p for p in group["params"]]
+    for r in replaced:
+        state = optimizer.state.pop(r.old, None)
+        if state is None:
+            continue
+        optimizer.state[r.new] = {
+            key: gather_channels(value, r.out, r.inp)
+            if isinstance(value, torch.Tensor) and value.shape == r.old.shape else value
+            for key, value in state.items()}
