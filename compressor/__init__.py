@@ -18,16 +18,12 @@ The package, in dependency order (a layer imports only the layers above it here)
 """
 
 from . import ops  # loads the C++ extension compressor._C: registers torch.ops.compressor.*
+from .api import file_config, load, prune, save, thin
+from .engine.scheduler import CompressionScheduler
+from .errors import CheckpointError, CompressorError
+from .schedule.problems import ScheduleError
 
 __version__ = ops.version()
 
-__all__ = ["load"]
-
-
-def load(path):
-    """The model of a compressor checkpoint (thinned and sparse ones included), in eval mode."""
-    # Imported here, not above: `import compressor` (and so every submodule import)
-    # then costs torch and the extension, not torchvision and the checkpoint readers.
-    from .io.load import load as _load
-
-    return _load(path)
+__all__ = ["CheckpointError", "CompressionScheduler", "CompressorError", "ScheduleError",
+           "file_config", "load", "prune", "save", "thin"]
