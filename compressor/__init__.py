@@ -1,7 +1,15 @@
 """compressor: schedule-driven neural-network compression for PyTorch.
 
-The public API is ``compressor.load(path)``: the model of any checkpoint ``compress``
-wrote (thinned and sparse ones included), in eval mode.
+The public API (see docs/api.md):
+
+* ``file_config(model, optimizer, schedule, example_inputs=...)``: a schedule bound to
+  your own model; its hooks run pruning, regularization, thinning and lr schedules
+  from your own training loop;
+* ``prune``, ``thin``: one-shot pruning and thinning; ``save``, ``load``: plain-data
+  checkpoints of any model (``load(path)`` also rebuilds every checkpoint ``compress``
+  writes);
+* ``ScheduleError`` (every problem of a schedule, with file:line:key),
+  ``CompressorError`` (any user mistake), ``CheckpointError``.
 
 The package, in dependency order (a layer imports only the layers above it here):
 

@@ -75,6 +75,9 @@ class Schedule:
     lr_schedulers: dict[str, Component] = dataclasses.field(default_factory=dict)
     extensions: dict[str, Component] = dataclasses.field(default_factory=dict)
     policies: list[PolicySection] = dataclasses.field(default_factory=list)
+    # (section, name) of entries whose own settings had problems: policies naming them
+    # are not reported again as naming nothing
+    broken: set[tuple[str, str]] = dataclasses.field(default_factory=set)
 
     @property
     def epochs(self) -> int:
@@ -156,6 +159,10 @@ def read_schedule(path: str | Path, *, text: str | None = None, epochs: int | No
     for section, registry in COMPONENT_KINDS.items():
         setattr(schedule, section, _components(root, section, registry, problems))
     schedule.lr_schedulers = _components(root, "lr_schedulers", None, problems)
+    for section in (*COMPONENT_KINDS, "lr_schedulers"):
+        node = root.get(section)
+        if isinstance(node, LocatedDict):
+            schedule.broken |= {(section, str(n)) for n in node if str(n) not in getattr(schedule, section)}
     schedule.policies = _policies(root, problems)
     _check_policies(schedule, problems, check_unused="policies" in root)
     return schedule, problems
@@ -231,7 +238,7 @@ def _check_policies(schedule: Schedule, problems: Problems, check_unused: bool) 
         kind = named[0]
         section = POLICY_KIND_SECTION[kind]
         instances = getattr(schedule, section)
-        if policy.instance not in instances:
+        if policy.instance not in instances and (section, policy.instance) not in schedule.broken:
             problems.add(policy.line_of(kind), f"{key}.{kind}",
                          f"no {kind} named {policy.instance!r} under `{section}`"
                          + did_you_mean(policy.instance, instances))

@@ -24,7 +24,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     if not choices:
         return hint + "; there are no valid choices here"
     shown = ", ".join(choices[:30]) + (", ..." if len(choices) > 30 else "")
-    return f"{hint} Valid: {shown}"
+    return f"{hint} Valid: {shown}" if hint else f"; valid: {shown}"
 
 
 @dataclass

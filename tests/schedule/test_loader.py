@@ -227,3 +227,16 @@ def test_policy_active_epochs_frequency():
     p = PolicySection(starting_epoch=1, ending_epoch=8, frequency=3)
     assert list(p.active(10)) == [1, 4, 7]
     assert list(PolicySection(epochs=[5, 2, 2]).active(10)) == [2, 5]
+
+
+def test_a_broken_component_is_reported_once(write_schedule):
+    path = write_schedule(VALID_SCHEDULE.replace("final_sparsity: 0.8", "final_sparsity: 1.8"))
+    err = errors_of(path)
+    keys = [p.key for p in err.problems]
+    assert keys == ["pruners.fc_agp.final_sparsity"], keys  # not also "no pruner named 'fc_agp'"
+
+
+def test_unknown_argument_without_close_match_lists_the_valid_ones(write_schedule):
+    path = write_schedule(VALID_SCHEDULE.replace("momentum: 0.9", "zzz: 0.9"))
+    (problem,) = errors_of(path).problems
+    assert problem.message.startswith("SGD takes no argument 'zzz'; valid: ")
