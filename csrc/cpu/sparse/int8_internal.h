@@ -7,6 +7,9 @@
 #include "cpu/sparse/int8.h"
 #include "cpu/sparse/internal.h"
 
+// Vector types only cross always_inline calls (no ABI involved).
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 #define SPARSE8_INLINE __attribute__((always_inline)) inline
 
 #if COMPRESSOR_SPARSE_X86
@@ -42,7 +45,8 @@ using Tile8Fn = void (*)(const Packed8&, const Act8&, const Tile8&, int nv, int6
 bool rows8_portable(const Packed8&, const Act8&, const void*, int64_t, int64_t, int64_t);
 bool rows8_avx2(const Packed8&, const Act8&, const void*, int64_t, int64_t, int64_t);
 bool rows8_avx512(const Packed8&, const Act8&, const void*, int64_t, int64_t, int64_t);
-bool rows8_vnni(const Packed8&, const Act8&, const void*, int64_t, int64_t, int64_t);
+// CSR with quantized x, x as bytes (int8_spmv_vnni.cpp).
+bool rows8_vnni_csr(const Packed8&, const Act8&, const void*, int64_t, int64_t, int64_t);
 void tile8_portable(const Packed8&, const Act8&, const Tile8&, int, int64_t, int64_t);
 void tile8_avx2(const Packed8&, const Act8&, const Tile8&, int, int64_t, int64_t);
 void tile8_avx512(const Packed8&, const Act8&, const Tile8&, int, int64_t, int64_t);
@@ -51,6 +55,7 @@ void tile8_vnni(const Packed8&, const Act8&, const Tile8&, int, int64_t, int64_t
 
 struct Isa8Fns {
   Rows8Fn rows;
+  Rows8Fn vnni_csr_rows;  // rows8_vnni_csr, or null without VNNI
   Tile8Fn tile;        // float tiles
   Tile8Fn vnni_tile;   // tile8_vnni, or null without VNNI
   int lanes;           // floats per vector of the float tile kernels

@@ -15,19 +15,19 @@ namespace compressor::cpu::sparse {
 Isa8Fns isa8_fns() {
   const Isa isa = selected_isa();  // before any work: throws for a bad COMPRESSOR_SPARSE_ISA
 #if COMPRESSOR_SPARSE_X86
-  if (selected_vnni()) return {&rows8_vnni, &tile8_avx512, &tile8_vnni, 16};
+  if (selected_vnni()) return {&rows8_avx512, &rows8_vnni_csr, &tile8_avx512, &tile8_vnni, 16};
   switch (isa) {
     case Isa::kAvx512:
-      return {&rows8_avx512, &tile8_avx512, nullptr, 16};
+      return {&rows8_avx512, nullptr, &tile8_avx512, nullptr, 16};
     case Isa::kAvx2:
-      return {&rows8_avx2, &tile8_avx2, nullptr, 8};
+      return {&rows8_avx2, nullptr, &tile8_avx2, nullptr, 8};
     case Isa::kPortable:
       break;
   }
 #else
   (void)isa;
 #endif
-  return {&rows8_portable, &tile8_portable, nullptr, 4};
+  return {&rows8_portable, nullptr, &tile8_portable, nullptr, 4};
 }
 
 namespace {

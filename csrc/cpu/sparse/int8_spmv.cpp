@@ -58,6 +58,20 @@ void prepare_row(const Act8& a, int64_t n, int64_t K, int64_t Kp, uint32_t* xb) 
   std::memset(xb + K, 0, (Kp - K) * sizeof(uint32_t));
 }
 
+// Row n of quantized x as bytes (int8 shifted by 128 to uint8) for rows8_vnni_csr,
+// whose 256-byte windows start at any 16-bit column: zeros past K.
+constexpr int64_t kByteRow = 65536 + 256;
+
+void prepare_row_bytes(const Act8& a, int64_t n, int64_t K, uint8_t* xb) {
+  const uint8_t* x = static_cast<const uint8_t*>(a.x) + n * a.ldx;
+  if (a.type == XType::kUint8) {
+    std::memcpy(xb, x, K);
+  } else {
+    for (int64_t k = 0; k < K; ++k) xb[k] = x[k] ^ 0x80;
+  }
+  std::memset(xb + K, 0, kByteRow - K);
+}
+
 // ---- scalar kernels (every format) ------------------------------------------------------
 
 template <bool Q>
@@ -265,11 +279,6 @@ SPARSE8_AVX512 bool rows8_avx512(const Packed8& p, const Act8& a, const void* xb
   return rows_x86(p, a, xb, n, r0, r1);
 }
 
-SPARSE8_VNNI bool rows8_vnni(const Packed8& p, const Act8& a, const void* xb, int64_t n, int64_t r0,
-                             int64_t r1) {
-  return rows_x86(p, a, xb, n, r0, r1);
-}
-
 #endif  // COMPRESSOR_SPARSE_X86
 
 // ---- spmv8 --------------------------------------------------------------------------------
@@ -283,16 +292,20 @@ bool spmv8(const Packed8& p, const Act8& a) {
   const int64_t parts = std::max<int64_t>(1, std::min(row_units(w), threads > 1 ? threads * 4 : 1));
   const std::vector<int64_t> bounds = balanced_chunks(w, parts);
   const int64_t Kp = w.padded_k();
+  const bool bytes = fns.vnni_csr_rows != nullptr && a.quantized() && !w.nm24 && w.R * w.C == 1;
+  const Rows8Fn rows = bytes ? fns.vnni_csr_rows : fns.rows;
   std::atomic<bool> bad{false};
   at::parallel_for(0, parts, threads > 1 ? 1 : parts, [&](int64_t begin, int64_t end) {
-    uint32_t* xb = x_buffer(Kp);
+    uint32_t* xb = x_buffer(std::max(Kp, kByteRow / 4));
     bool my_bad = false;
     for (int64_t n = 0; n < a.N; ++n) {
-      prepare_row(a, n, w.K, Kp, xb);
+      if (bytes) {
+        prepare_row_bytes(a, n, w.K, reinterpret_cast<uint8_t*>(xb));
+      } else {
+        prepare_row(a, n, w.K, Kp, xb);
+      }
       for (int64_t part = begin; part < end; ++part) {
-        if (bounds[part] < bounds[part + 1]) {
-          my_bad |= fns.rows(p, a, xb, n, bounds[part], bounds[part + 1]);
-        }
+        if (bounds[part] < bounds[part + 1]) my_bad |= rows(p, a, xb, n, bounds[part], bounds[part + 1]);
       }
     }
     if (my_bad) bad = true;
