@@ -196,9 +196,10 @@ class DenseLinearInt8(nn.Module):
     that the sparse int8 layers are measured against; inference only."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
-                 per_row: bool = False) -> None:
+                 per_row: bool = False, relu: bool = False) -> None:
         super().__init__()
         self.in_features, self.out_features, self.per_row = in_features, out_features, bool(per_row)
+        self.relu = bool(relu)
         self.register_buffer("weight", torch.zeros(out_features, in_features, dtype=torch.int8))
         self.register_buffer("scales", torch.zeros(out_features))
         self.register_buffer("row_sums", torch.zeros(out_features, dtype=torch.int32))
@@ -224,16 +225,19 @@ class DenseLinearInt8(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.numel() == 0:
-            return x.new_zeros(*x.shape[:-1], self.out_features) + (0 if self.bias is None else self.bias)
+            return x.new_empty(*x.shape[:-1], self.out_features)
         xq, xs, xz = quantize_activations(x, self.per_row)
         x2 = (xq.reshape(-1, self.in_features) ^ 128).view(torch.int8)  # xq - 128
         acc = torch._int_mm(x2, self.weight.t()) - (xz - 128).view(-1, 1) * self.row_sums
         y = acc.float() * (xs.view(-1, 1) * self.scales)
         if self.bias is not None:
             y = y + self.bias
+        if self.relu:
+            y = torch.relu(y)
         return y.view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}" + (", per_row=True" if self.per_row else ""))
+                f"bias={self.bias is not None}" + (", per_row=True" if self.per_row else "")
+                + (", relu=True" if self.relu else ""))
 
