@@ -32,16 +32,16 @@ Isa8Fns isa8_fns() {
 
 namespace {
 
-// The VNNI kernels take 1x4 blocks and 2:4 with quantized x.
+// The VNNI kernels take every format with quantized x.
 bool takes_vnni(const Packed8& p, const Act8& a, const Isa8Fns& f) {
-  return f.vnni_tile != nullptr && a.quantized() && (p.w.nm24 || (p.w.R == 1 && p.w.C == 4));
+  return f.vnni_tile != nullptr && a.quantized();
 }
 
 // Vectors per column tile: as wide as the accumulators allow (4x1 blocks keep four
 // rows, the exact q8 sums an integer copy) while the K' x tile stays within 512 KB.
 int choose_nv(const Packed8& p, int64_t N, int lanes, bool vnni) {
   const int64_t vectors = (N + lanes - 1) / lanes;
-  const int max_nv = vnni ? 8 : (p.w.R == 4 ? 2 : 4);
+  const int max_nv = p.w.R == 4 ? (vnni ? 4 : 2) : (vnni ? 8 : 4);
   const int64_t bytes = vnni ? 1 : 4, budget = int64_t{512} << 10;
   int nv = 1;
   while (2 * nv <= max_nv && 2 * nv <= vectors && p.w.padded_k() * lanes * 2 * nv * bytes <= budget) {
@@ -91,14 +91,18 @@ void copy_vnni_tile(const Act8& a, int64_t n0, int64_t width, int64_t K, int64_t
 // Sum of the stored values of each row (the VNNI kernels' zero-point term).
 std::vector<int32_t> row_sums(const Packed8& p) {
   const Packed& w = p.w;
-  std::vector<int32_t> sums(w.M);
-  at::parallel_for(0, w.M, 256, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const int8_t* q = w.nm24 ? p.q + r * w.G * 2 : p.q + w.row_ptr[r] * 4;
-      const int64_t n = w.nm24 ? w.G * 2 : (w.row_ptr[r + 1] - w.row_ptr[r]) * 4;
-      int32_t s = 0;
-      for (int64_t i = 0; i < n; ++i) s += q[i];
-      sums[r] = s;
+  const int64_t R = w.nm24 ? 1 : w.R, RC = w.nm24 ? 2 * w.G : w.R * w.C;
+  std::vector<int32_t> sums(row_units(w) * R);
+  at::parallel_for(0, row_units(w), 256, [&](int64_t b, int64_t e) {
+    for (int64_t u = b; u < e; ++u) {
+      const int64_t first = w.nm24 ? u : w.row_ptr[u], last = w.nm24 ? u + 1 : w.row_ptr[u + 1];
+      for (int64_t r = 0; r < R; ++r) {
+        int32_t s = 0;
+        for (int64_t blk = first; blk < last; ++blk) {
+          for (int64_t i = 0; i < RC / R; ++i) s += p.q[blk * RC + r * (RC / R) + i];
+        }
+        sums[u * R + r] = s;
+      }
     }
   });
   return sums;

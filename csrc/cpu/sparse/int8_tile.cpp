@@ -6,11 +6,12 @@
 //   vector FMAs. For q8 the float sums stay exact: a product is at most
 //   128 * 255 in magnitude, so 512 of them stay below 2^24; every 512 products
 //   (per row) the float accumulators are converted to int32 and added up there.
-// * VNNI kernels (1x4 blocks and 2:4 with quantized x, AVX512_VNNI): the tile
-//   holds uint8 x in groups of 4 consecutive inputs per column ([K'/4, ld, 4]),
-//   so one vpdpbusd multiplies a 1x4 block (or a 2:4 group, its two values
-//   placed in a 4-byte word) by 16 columns with exact int32 sums; the zero
-//   point comes off at the end (acc - zp * sum of the row's stored values).
+// * VNNI kernels (quantized x, AVX512_VNNI): the tile holds uint8 x in groups
+//   of 4 consecutive inputs per column ([K'/4, ld, 4]), so one vpdpbusd
+//   multiplies a 1x4 block, a 2:4 group (its two values placed in a 4-byte
+//   word) or a single weight (placed at its input's byte of the group; CSR, 4x1)
+//   by 16 columns, with exact int32 sums; the zero point comes off at the end
+//   (acc - zp * sum of the row's stored values).
 //
 #include <ATen/Parallel.h>
 
@@ -251,67 +252,99 @@ SPARSE8_VNNI SPARSE8_INLINE void nm24_words(const int8_t* q, unsigned pos, uint3
   }
 }
 
-// Rows [r0, r1) (1x4: block rows of one row) over one uint8 tile [K'/4, ld, 4].
-template <int NV, bool NM>
+// Formats of the VNNI tile kernel.
+enum VnniFmt { k1x4, kNm24, kCsr, k4x1 };
+
+// The broadcast word of one stored weight at input k: its byte at position k % 4.
+SPARSE8_VNNI SPARSE8_INLINE __m512i placed(int8_t q, unsigned k) {
+  return _mm512_set1_epi32(static_cast<int>(uint32_t{static_cast<uint8_t>(q)} << (k & 3) * 8));
+}
+
+SPARSE8_VNNI SPARSE8_INLINE void dp(__m512i* acc, const uint8_t* xg, __m512i word, int nv) {
+  for (int v = 0; v < nv; ++v) acc[v] = _mm512_dpbusd_epi32(acc[v], _mm512_loadu_si512(xg + v * 64), word);
+}
+
+// acc += stored block / group / weight i of the row unit times its x (F's layout).
+template <int NV, VnniFmt F, int R>
+SPARSE8_VNNI SPARSE8_INLINE void vnni_step(__m512i (&acc)[R][NV], const Packed8& p, const uint8_t* x,
+                                           int64_t stride, int64_t u, int64_t i) {
+  const Packed& w = p.w;
+  if constexpr (F == kNm24) {
+    uint32_t w0, w1;
+    nm24_words(p.q + (u * w.G + i) * 2, w.pos[u * w.G + i], &w0, &w1);
+    dp(acc[0], x + i * stride, _mm512_set1_epi32(static_cast<int>(w0)), NV);
+    if (w1 != 0) dp(acc[0], x + i * stride, _mm512_set1_epi32(static_cast<int>(w1)), NV);
+  } else if constexpr (F == k1x4) {
+    int32_t word;
+    std::memcpy(&word, p.q + i * 4, 4);
+    dp(acc[0], x + int64_t{w.col[i]} * stride, _mm512_set1_epi32(word), NV);
+  } else {
+    const unsigned k = w.col[i];
+    const uint8_t* xg = x + int64_t{k >> 2} * stride;
+    for (int r = 0; r < R; ++r) dp(acc[r], xg, placed(p.q[i * R + r], k), NV);
+  }
+}
+
+// Row units [u0, u1) (rows; block rows of 4 for 4x1) over one uint8 tile [K'/4, ld, 4]:
+// one vpdpbusd per stored 1x4 block / 2:4 group / weight and 16 columns, into U sets
+// of accumulators taking turns (independent chains for narrow tiles).
+template <int NV, VnniFmt F>
 SPARSE8_VNNI SPARSE8_INLINE void vnni_rows(const Packed8& p, const Act8& a, const Tile8& t,
-                                           int64_t r0, int64_t r1) {
+                                           int64_t u0, int64_t u1) {
+  constexpr int R = F == k4x1 ? 4 : 1;
+  constexpr int U = R * NV >= 8 ? 1 : 8 / (R * NV);
   const Packed& w = p.w;
   const uint8_t* x = static_cast<const uint8_t*>(t.x);
   const int64_t stride = t.ld * 4;  // bytes per group of 4 inputs
-  for (int64_t r = r0; r < r1; ++r) {
-    __m512i acc[NV];
-    for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_si512();
-    if constexpr (NM) {
-      const uint8_t* pos = w.pos + r * w.G;
-      const int8_t* q = p.q + r * w.G * 2;
-      for (int64_t g = 0; g < w.G; ++g) {
-        uint32_t w0, w1;
-        nm24_words(q + 2 * g, pos[g], &w0, &w1);
-        const uint8_t* xg = x + g * stride;
-        const __m512i b0 = _mm512_set1_epi32(static_cast<int>(w0));
-        for (int v = 0; v < NV; ++v) acc[v] = _mm512_dpbusd_epi32(acc[v], _mm512_loadu_si512(xg + v * 64), b0);
-        if (w1 != 0) {
-          const __m512i b1 = _mm512_set1_epi32(static_cast<int>(w1));
-          for (int v = 0; v < NV; ++v) acc[v] = _mm512_dpbusd_epi32(acc[v], _mm512_loadu_si512(xg + v * 64), b1);
-        }
-      }
-    } else {
-      for (int64_t b = w.row_ptr[r]; b < w.row_ptr[r + 1]; ++b) {
-        _mm_prefetch(reinterpret_cast<const char*>(p.q + (b + 256) * 4), _MM_HINT_T0);
-        int32_t word;
-        std::memcpy(&word, p.q + b * 4, 4);
-        const __m512i bw = _mm512_set1_epi32(word);
-        const uint8_t* xg = x + int64_t{w.col[b]} * stride;
-        for (int v = 0; v < NV; ++v) acc[v] = _mm512_dpbusd_epi32(acc[v], _mm512_loadu_si512(xg + v * 64), bw);
-      }
+  for (int64_t u = u0; u < u1; ++u) {
+    __m512i acc[U][R][NV];
+    for (int s = 0; s < U; ++s)
+      for (int r = 0; r < R; ++r)
+        for (int v = 0; v < NV; ++v) acc[s][r][v] = _mm512_setzero_si512();
+    int64_t i = F == kNm24 ? 0 : w.row_ptr[u];
+    const int64_t e = F == kNm24 ? w.G : w.row_ptr[u + 1];
+    for (; i + U <= e; i += U) {
+      _mm_prefetch(reinterpret_cast<const char*>(p.q + (i + 256) * (F == kCsr ? 1 : 4)), _MM_HINT_T0);
+      for (int s = 0; s < U; ++s) vnni_step<NV, F, R>(acc[s], p, x, stride, u, i + s);
     }
+    for (; i < e; ++i) vnni_step<NV, F, R>(acc[0], p, x, stride, u, i);
+    for (int s = 1; s < U; ++s)
+      for (int r = 0; r < R; ++r)
+        for (int v = 0; v < NV; ++v) acc[0][r][v] = _mm512_add_epi32(acc[0][r][v], acc[s][r][v]);
     // acc - zp * wsum: wrapping int32 arithmetic, exact because the true sum fits.
-    const __m512i ws = _mm512_set1_epi32(t.wsum[r]);
-    const __m512 sw = _mm512_set1_ps(p.scale[r]);
-    float* y = t.y + r * t.ld;
-    for (int v = 0; v < NV; ++v) {
-      const __m512i zp = _mm512_loadu_si512(t.zp + v * 16);
-      const __m512i exact = _mm512_sub_epi32(acc[v], _mm512_mullo_epi32(zp, ws));
-      __m512 out = no_fuse(_mm512_mul_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(_mm512_loadu_ps(t.sx + v * 16), sw)));
-      if (a.bias != nullptr) out = _mm512_add_ps(out, _mm512_set1_ps(a.bias[r]));
-      if (a.relu) out = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(out, _mm512_setzero_ps(), _CMP_LT_OQ), out, _mm512_setzero_ps());
-      _mm512_storeu_ps(y + v * 16, out);
+    for (int r = 0; r < R && u * R + r < w.M; ++r) {
+      const int64_t m = u * R + r;
+      const __m512i ws = _mm512_set1_epi32(t.wsum[m]);
+      const __m512 sw = _mm512_set1_ps(p.scale[m]);
+      float* y = t.y + m * t.ld;
+      for (int v = 0; v < NV; ++v) {
+        const __m512i zp = _mm512_loadu_si512(t.zp + v * 16);
+        const __m512i exact = _mm512_sub_epi32(acc[0][r][v], _mm512_mullo_epi32(zp, ws));
+        const __m512 s = _mm512_mul_ps(_mm512_loadu_ps(t.sx + v * 16), sw);
+        __m512 out = no_fuse(_mm512_mul_ps(_mm512_cvtepi32_ps(exact), s));
+        if (a.bias != nullptr) out = _mm512_add_ps(out, _mm512_set1_ps(a.bias[m]));
+        if (a.relu) {
+          out = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(out, _mm512_setzero_ps(), _CMP_LT_OQ), out,
+                                     _mm512_setzero_ps());
+        }
+        _mm512_storeu_ps(y + v * 16, out);
+      }
     }
   }
 }
 
-template <bool NM>
+template <VnniFmt F>
 SPARSE8_VNNI SPARSE8_INLINE void vnni_nv(const Packed8& p, const Act8& a, const Tile8& t, int nv,
                                          int64_t r0, int64_t r1) {
   switch (nv) {
     case 1:
-      return vnni_rows<1, NM>(p, a, t, r0, r1);
+      return vnni_rows<1, F>(p, a, t, r0, r1);
     case 2:
-      return vnni_rows<2, NM>(p, a, t, r0, r1);
+      return vnni_rows<2, F>(p, a, t, r0, r1);
     case 4:
-      return vnni_rows<4, NM>(p, a, t, r0, r1);
+      return vnni_rows<4, F>(p, a, t, r0, r1);
     default:
-      return vnni_rows<8, NM>(p, a, t, r0, r1);
+      if constexpr (F != k4x1) vnni_rows<8, F>(p, a, t, r0, r1);
   }
 }
 
@@ -319,8 +352,11 @@ SPARSE8_VNNI SPARSE8_INLINE void vnni_nv(const Packed8& p, const Act8& a, const 
 
 SPARSE8_VNNI void tile8_vnni(const Packed8& p, const Act8& a, const Tile8& t, int nv, int64_t r0,
                              int64_t r1) {
-  if (p.w.nm24) return vnni_nv<true>(p, a, t, nv, r0, r1);
-  vnni_nv<false>(p, a, t, nv, r0, r1);
+  const Packed& w = p.w;
+  if (w.nm24) return vnni_nv<kNm24>(p, a, t, nv, r0, r1);
+  if (w.R == 4) return vnni_nv<k4x1>(p, a, t, nv, r0, r1);
+  if (w.C == 4) return vnni_nv<k1x4>(p, a, t, nv, r0, r1);
+  vnni_nv<kCsr>(p, a, t, nv, r0, r1);
 }
 
 #endif  // COMPRESSOR_SPARSE_X86
