@@ -96,11 +96,15 @@ std::vector<int32_t> row_sums(const Packed8& p) {
   at::parallel_for(0, row_units(w), 256, [&](int64_t b, int64_t e) {
     for (int64_t u = b; u < e; ++u) {
       const int64_t first = w.nm24 ? u : w.row_ptr[u], last = w.nm24 ? u + 1 : w.row_ptr[u + 1];
+      if (R == 1) {  // one contiguous run of values (vectorises)
+        int32_t s = 0;
+        for (int64_t i = first * RC; i < last * RC; ++i) s += p.q[i];
+        sums[u] = s;
+        continue;
+      }
       for (int64_t r = 0; r < R; ++r) {
         int32_t s = 0;
-        for (int64_t blk = first; blk < last; ++blk) {
-          for (int64_t i = 0; i < RC / R; ++i) s += p.q[blk * RC + r * (RC / R) + i];
-        }
+        for (int64_t blk = first; blk < last; ++blk) s += p.q[blk * RC + r];
         sums[u * R + r] = s;
       }
     }
