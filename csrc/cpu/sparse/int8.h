@@ -3,8 +3,9 @@
 // (weight-only int8, "w8") or quantized uint8 / int8 activations (int8 x int8, "q8").
 //
 // Callers: csrc/ops/cpu/sparse_int8_kernel.cpp. Sources: int8_quant.cpp
-// (activation quantization), int8_spmv.cpp (rows layout, a few rows of x),
-// int8_spmm.cpp (columns layout), int8_internal.h (what they share).
+// (activation quantization), int8_spmv.cpp and int8_spmv_vnni.cpp (rows layout,
+// a few rows of x), int8_spmm.cpp and int8_tile.cpp (columns layout: driver and
+// kernels), int8_internal.h (what they share).
 //
 // The weight q[M, K] is stored as in engine.h (CSR, 4x1 / 1x4 blocks, 2:4) with
 // int8 values in place of the float32 ones; scale[m] multiplies row m.
