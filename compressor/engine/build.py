@@ -19,6 +19,7 @@ from ..graph import GraphError, find_groups
 from ..schedule.loader import Schedule, lr_scheduler_classes, optimizer_classes
 from ..schedule.problems import Problems, did_you_mean
 from ..schedule.sections import OptimizerSection
+from .distributed import check_same, unwrap
 from .pruning import Pruner, StructuredPruner, build_pruner
 from .regularizers import Regularizer, build_regularizer
 from .scheduler import CompressionScheduler
@@ -132,7 +133,10 @@ def build_scheduler(schedule: Schedule, model: nn.Module, optimizer: torch.optim
     """The scheduler of a parsed schedule bound to ``model`` and ``optimizer``: pruners,
     regularizers and lr schedulers built, every misfit a problem at its line (None if
     there were any; raise them with ``problems.raise_if_any()``). Without an optimizer
-    the lr schedulers are only checked (on a stand-in)."""
+    the lr schedulers are only checked (on a stand-in). ``model`` may be wrapped in
+    DistributedDataParallel: every rank must then give the same schedule."""
+    check_same(schedule.text, f"the schedule ({schedule.path})")
+    wrapped, model = model, unwrap(model)[0]
     if example_input is None:
         for line, key, what in needs_example(schedule):
             problems.add(line, key, f"{what} traces the model and needs an example input "
@@ -141,4 +145,4 @@ def build_scheduler(schedule: Schedule, model: nn.Module, optimizer: torch.optim
     lr_schedulers = build_lr_schedulers(schedule, optimizer, problems)
     if problems:
         return None
-    return CompressionScheduler(schedule, model, bound, lr_schedulers, optimizer, example_input)
+    return CompressionScheduler(schedule, wrapped, bound, lr_schedulers, optimizer, example_input)

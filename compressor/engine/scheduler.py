@@ -17,7 +17,9 @@ one the scheduler was built with)::
 window counts optimizer steps ``epoch * n + i`` from the first minibatch of epoch 0.
 Policies active at the same time run in declaration order. Everything a hook does is a
 function of (epoch, step) and the stored masks, so a resumed run repeats the
-uninterrupted one exactly.
+uninterrupted one exactly. Under DistributedDataParallel (pass the wrapped model) every
+rank ends each pruning event with rank 0's masks, thinning is checked to be the same on
+every rank and the wrapper is rebuilt around the thinned module (:mod:`.distributed`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from torch import nn
 from ..errors import CompressorError
 from ..schedule.loader import Schedule
 from ..schedule.ramps import runs_up_to
+from .distributed import broadcast_masks, check_same, rebuild_ddp, unwrap
 from .extensions import run_extension
 from .masks import MaskStore
 from .thinning import apply_recipe, thinning_recipe
@@ -61,13 +64,15 @@ class CompressionScheduler:
                  optimizer: torch.optim.Optimizer | None = None,
                  example_input: torch.Tensor | None = None) -> None:
         self.schedule = schedule
-        self.model = model
+        # under DistributedDataParallel the scheduler works on the module inside; the
+        # wrapper is rebuilt after thinning
+        self.model, self.wrapper = unwrap(model)
         self.pruners = bound.pruners
         self.regularizers = bound.regularizers
         self.lr_schedulers = lr_schedulers
         self.optimizer = optimizer
         self.example_input = example_input
-        self.masks = MaskStore(model)
+        self.masks = MaskStore(self.model)
         self.events: list[dict] = []  # what extensions did (thinning), for the report
         self.epoch: int | None = None  # the newest epoch and step a hook saw
         self.step: int | None = None
@@ -158,7 +163,8 @@ class CompressionScheduler:
             if p.unit != unit or t not in p.active:
                 continue
             if p.kind == "pruner":
-                for param, mask in self.pruners[p.name].compute_masks(t, p.active).items():
+                masks = broadcast_masks(self.pruners[p.name].compute_masks(t, p.active))
+                for param, mask in masks.items():
                     self.masks.set(param, mask)
                 self.masks.apply()
                 ran = True
@@ -167,6 +173,9 @@ class CompressionScheduler:
                 comp = self.schedule.extensions[p.name]
                 when = {"epoch": epoch} if unit == EPOCH else {"epoch": epoch, "step": t}
                 self.events.append({"name": p.name, **run_extension(comp.type, comp.config, self, when)})
+                check_same(thinning_recipe(self.model), f"the thinning of extension {p.name!r}")
+                if self.wrapper is not None:
+                    rebuild_ddp(self.wrapper)
                 ran = True
         return ran
 
@@ -213,6 +222,8 @@ class CompressionScheduler:
             apply_recipe(self.model, recipe, source=source, optimizer=self.optimizer)
             self.masks.rebind(self.model)
             self.rebind()
+            if self.wrapper is not None:
+                rebuild_ddp(self.wrapper)
         self.masks.load_state_dict(state["masks"], source)
         self.events = list(state.get("events", []))
         for name, sched in self.lr_schedulers.items():
