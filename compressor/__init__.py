@@ -1,7 +1,15 @@
 """compressor: schedule-driven neural-network compression for PyTorch.
 
-The public API is ``compressor.load(path)``: the model of any checkpoint ``compress``
-wrote (thinned and sparse ones included), in eval mode.
+The public API (see docs/api.md):
+
+* ``file_config(model, optimizer, schedule, example_inputs=...)``: a schedule bound to
+  your own model; its hooks run pruning, regularization, thinning and lr schedules
+  from your own training loop;
+* ``prune``, ``thin``: one-shot pruning and thinning; ``save``, ``load``: plain-data
+  checkpoints of any model (``load(path)`` also rebuilds every checkpoint ``compress``
+  writes);
+* ``ScheduleError`` (every problem of a schedule, with file:line:key),
+  ``CompressorError`` (any user mistake), ``CheckpointError``.
 
 The package, in dependency order (a layer imports only the layers above it here):
 
@@ -18,16 +26,12 @@ The package, in dependency order (a layer imports only the layers above it here)
 """
 
 from . import ops  # loads the C++ extension compressor._C: registers torch.ops.compressor.*
+from .api import file_config, load, prune, save, thin
+from .engine.scheduler import CompressionScheduler
+from .errors import CheckpointError, CompressorError
+from .schedule.problems import ScheduleError
 
 __version__ = ops.version()
 
-__all__ = ["load"]
-
-
-def load(path):
-    """The model of a compressor checkpoint (thinned and sparse ones included), in eval mode."""
-    # Imported here, not above: `import compressor` (and so every submodule import)
-    # then costs torch and the extension, not torchvision and the checkpoint readers.
-    from .io.load import load as _load
-
-    return _load(path)
+__all__ = ["CheckpointError", "CompressionScheduler", "CompressorError", "ScheduleError",
+           "file_config", "load", "prune", "save", "thin"]

@@ -38,4 +38,18 @@ PYBIND11_MODULE(_C, m) {
       "The instruction set the sparse kernels run on: 'avx512', 'avx2' or 'portable'; the best\n"
       "this CPU has, lowered by COMPRESSOR_SPARSE_ISA (read on every call). Raises ValueError\n"
       "for a COMPRESSOR_SPARSE_ISA that is not one of those names.");
+  m.def(
+      "cpu_int8_isa",
+      [] {
+        try {
+          return std::string(compressor::cpu::selected_vnni()
+                                 ? "avx512_vnni"
+                                 : compressor::cpu::isa_name(compressor::cpu::selected_isa()));
+        } catch (const c10::Error& e) {
+          throw py::value_error(e.what_without_backtrace());
+        }
+      },
+      "The instruction set the int8 sparse kernels run on: cpu_isa(), or 'avx512_vnni' when\n"
+      "they also use AVX512_VNNI and AVX512_VBMI (the CPU has both and COMPRESSOR_SPARSE_ISA is\n"
+      "unset, empty or 'avx512_vnni'). Raises ValueError as cpu_isa() does.");
 }

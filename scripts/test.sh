@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check compressor tests benchmarks
+.venv/bin/ruff check compressor tests benchmarks examples
 .venv/bin/python -m pytest tests "$@"
 # Benchmarks run once, untimed, so they cannot rot (timing them is `pytest benchmarks`).
 .venv/bin/python -m pytest benchmarks --benchmark-disable -q

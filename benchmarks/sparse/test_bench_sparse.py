@@ -79,9 +79,9 @@ def test_resnet18_90(benchmark, impl: str) -> None:
 
 
 def test_convert_resnet50(benchmark) -> None:
-    """The time ``convert`` takes on a 90%-pruned ResNet-50 (224x224, batch-1 example; the
-    issue's bound is 5 s): packing, timing every candidate (2 s budget), BatchNorm
-    folding. Functional run: ResNet-18 at 32x32 with a 0.2 s budget."""
+    """The time ``convert`` takes on a 90%-pruned ResNet-50 (224x224, batch-1 example):
+    packing, timing every candidate (2 s budget), BatchNorm folding. Functional run:
+    ResNet-18 at 32x32 with a 0.2 s budget."""
 
     from compressor.sparse import convert
 

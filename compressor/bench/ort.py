@@ -54,7 +54,7 @@ def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
 
 class OrtModel(nn.Module):
     """An exported model run by onnxruntime, callable like the torch model it came from
-    (float32 CPU tensors in and out). One session per thread count, made on first use."""
+    (float32 CPU tensors in and out). One InferenceSession per thread count, made on first use."""
 
     def __init__(self, onnx_bytes: bytes, threads: int = 1) -> None:
         super().__init__()
@@ -63,7 +63,7 @@ class OrtModel(nn.Module):
         self._sessions: dict[int, object] = {}
 
     def set_threads(self, threads: int) -> None:
-        """Run on a session with ``intra_op_num_threads=threads`` from now on."""
+        """Run on the InferenceSession with ``intra_op_num_threads=threads`` from now on."""
         self.threads = threads
 
     def session(self, threads: int):

@@ -19,8 +19,10 @@ from ..graph import GraphError, find_groups
 from ..schedule.loader import Schedule, lr_scheduler_classes, optimizer_classes
 from ..schedule.problems import Problems, did_you_mean
 from ..schedule.sections import OptimizerSection
+from .distributed import check_same, unwrap
 from .pruning import Pruner, StructuredPruner, build_pruner
 from .regularizers import Regularizer, build_regularizer
+from .scheduler import CompressionScheduler
 
 
 @dataclasses.dataclass
@@ -32,7 +34,7 @@ class Bound:
 def _groups(schedule: Schedule, model: nn.Module, example_input, problems: Problems):
     """Dependency groups, when a structured pruner needs them (trace errors → problems)."""
     structured = [c for c in schedule.pruners.values() if c.config.structured]
-    if not structured:
+    if not structured or example_input is None:  # no example: build_scheduler reported it
         return None
     try:
         return find_groups(model, example_input)
@@ -114,3 +116,33 @@ def build_lr_schedulers(schedule: Schedule, optimizer: torch.optim.Optimizer | N
             problems.add(comp.line, comp.key,
                          f"torch.optim.lr_scheduler.{comp.type} rejected the settings: {exc}")
     return out
+
+
+def needs_example(schedule: Schedule) -> list[tuple[int, str, str]]:
+    """(line, key, what) of every component that traces the model: structured pruners
+    (dependency groups) and thinning extensions."""
+    out = [(c.config.line_of("criterion"), f"{c.key}.criterion", f"structured criterion "
+            f"{c.config.criterion!r}") for c in schedule.pruners.values() if c.config.structured]
+    out += [(c.line, c.key, "thinning") for c in schedule.extensions.values() if c.type == "thinning"]
+    return out
+
+
+def build_scheduler(schedule: Schedule, model: nn.Module, optimizer: torch.optim.Optimizer | None,
+                    problems: Problems, example_input: torch.Tensor | None = None,
+                    ) -> CompressionScheduler | None:
+    """The scheduler of a parsed schedule bound to ``model`` and ``optimizer``: pruners,
+    regularizers and lr schedulers built, every misfit a problem at its line (None if
+    there were any; raise them with ``problems.raise_if_any()``). Without an optimizer
+    the lr schedulers are only checked (on a stand-in). ``model`` may be wrapped in
+    DistributedDataParallel: every rank must then give the same schedule."""
+    check_same(schedule.text, f"the schedule ({schedule.path})")
+    wrapped, model = model, unwrap(model)[0]
+    if example_input is None:
+        for line, key, what in needs_example(schedule):
+            problems.add(line, key, f"{what} traces the model and needs an example input "
+                                    "(example_inputs= of compressor.file_config)")
+    bound = bind_components(schedule, model, problems, example_input)
+    lr_schedulers = build_lr_schedulers(schedule, optimizer, problems)
+    if problems:
+        return None
+    return CompressionScheduler(schedule, wrapped, bound, lr_schedulers, optimizer, example_input)

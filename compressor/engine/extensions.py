@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ..errors import CompressorError
 from ..graph import find_groups
 from ..schedule.extensions import ThinningConfig
 from .thinning import count_macs, plan_thinning, thin_model
@@ -25,23 +26,27 @@ if TYPE_CHECKING:  # annotations only: the scheduler runs the extensions
 __all__ = ["run_extension", "run_thinning"]
 
 
-def run_thinning(config: ThinningConfig, scheduler: CompressionScheduler, epoch: int) -> dict:
-    """Thin ``scheduler.model`` in place; returns a record for the report."""
+def run_thinning(config: ThinningConfig, scheduler: CompressionScheduler, when: dict) -> dict:
+    """Thin ``scheduler.model`` in place; returns a record for the report (``when``: the
+    epoch, and the step for a step window)."""
     model = scheduler.model
     example = scheduler.example_input
+    if example is None:
+        raise CompressorError("thinning needs an example input to trace the model: pass "
+                              "example_inputs= to compressor.file_config")
     before = count_macs(model, example)["<total>"]
     groups = find_groups(model, example)
     plan = plan_thinning(model, groups, masks=scheduler.masks, min_channels=config.min_channels)
     thin_model(model, plan, scheduler.optimizer, masks=scheduler.masks)
     scheduler.rebind()
     after = count_macs(model, example)["<total>"]
-    return {"epoch": epoch, "channels_removed": int(plan.channels_removed),
+    return {**when, "channels_removed": int(plan.channels_removed),
             "params_before": before["params"], "params_after": after["params"],
             "macs_before": before["macs"], "macs_after": after["macs"]}
 
 
-def run_extension(kind: str, config: Any, scheduler: CompressionScheduler, epoch: int) -> dict:
+def run_extension(kind: str, config: Any, scheduler: CompressionScheduler, when: dict) -> dict:
     if isinstance(config, ThinningConfig):
         with torch.no_grad():
-            return {"type": kind, **run_thinning(config, scheduler, epoch)}
+            return {"type": kind, **run_thinning(config, scheduler, when)}
     raise TypeError(f"no runner for extension {type(config).__name__}")  # pragma: no cover

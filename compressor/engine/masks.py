@@ -22,6 +22,10 @@ class MaskStore:
         self._params = dict(model.named_parameters())
         self._masks: dict[str, torch.Tensor] = {}
 
+    def rebind(self, model: nn.Module) -> None:
+        """Follow the model's current parameter objects (after thinning replaced some)."""
+        self._params = dict(model.named_parameters())
+
     def __contains__(self, name: str) -> bool:
         return name in self._masks
 

@@ -9,7 +9,7 @@
 """
 
 from .checkpoint import Phase, is_sparse_state, load_checkpoint, save_checkpoint
-from .load import load, model_from_state
 
-__all__ = ["Phase", "is_sparse_state", "load", "load_checkpoint", "model_from_state",
-           "save_checkpoint"]
+# The readers (.load, .spec, .sparse) build architectures and import torchvision's model
+# zoo: import them from their modules when needed, so `import compressor` stays light.
+__all__ = ["Phase", "is_sparse_state", "load_checkpoint", "save_checkpoint"]

@@ -7,7 +7,8 @@ some: ``torch.load(weights_only=True)`` rejects every global it was not told abo
 
 Every checkpoint records its :class:`Phase` under ``phase`` (as the plain string): a
 run's checkpoints can be resumed, ``compress thin`` and ``compress sparse`` write
-inference checkpoints that ``compressor.load`` reads.
+inference checkpoints that ``compressor.load`` reads, ``compressor.save`` a model of
+the user's own training loop.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Phase(str, enum.Enum):
     DONE = "done"  # final.pt of a finished run
     THINNED = "thinned"  # written by `compress thin`, for inference
     SPARSE = "sparse"  # written by `compress sparse`, for inference
+    MODEL = "model"  # written by compressor.save: a model of the user's own loop
 
     def __str__(self) -> str:
         return self.value

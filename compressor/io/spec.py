@@ -45,7 +45,8 @@ def dense_model_from_state(state: dict, source: str) -> nn.Module:
     checkpoint but a sparse one (``compress sparse``; see ``compressor.io.load``)."""
     spec = state.get("model_spec")
     if not isinstance(spec, dict):
-        raise CheckpointError(f"{source}: no model_spec entry; was it written by `compress`?")
+        raise CheckpointError(f"{source} does not record an architecture (no model_spec entry); "
+                              "pass a fresh instance of its model: compressor.load(path, model=...)")
     model = build_from_spec(spec)
     if state.get("thinning"):
         apply_recipe(model, state["thinning"], source=source)

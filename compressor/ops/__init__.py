@@ -10,11 +10,13 @@ to them. The modules mirror ``csrc/ops/<family>.cpp``:
                       ``nm_mask``, ``block_mask``
 * :mod:`.thinning`    the channel gather: ``gather_channels``
 * :mod:`.sparse`      packed sparse inference: ``bsr_pack``, ``nm24_pack``,
-                      ``bsr_linear``, ``nm24_linear``, ``bsr_conv2d``, ``nm24_conv2d``
+                      ``bsr_linear``, ``nm24_linear``, ``bsr_conv2d``, ``nm24_conv2d``;
+                      int8 weights: ``bsr_linear_w8``, ``nm24_linear_w8`` (float x),
+                      ``quantize_activations``, ``bsr_linear_q8``, ``nm24_linear_q8``
 
 All share one set of argument checks (:mod:`._checks`); the mask, criteria and gather
 ops have torch implementations (:mod:`.reference`) for devices without a kernel.
-``cpu_isa()`` and ``version()`` describe the build.
+``cpu_isa()``, ``cpu_int8_isa()`` and ``version()`` describe the build.
 
 The extension is built against one torch minor version; importing it under another
 raises ``ImportError`` saying which torch it needs (:func:`check_torch_version`).
@@ -48,17 +50,22 @@ except ImportError as exc:
                       f"({exc}); it is built for one torch minor version: rebuild it with "
                       "pip install --no-build-isolation . (bash scripts/setup.sh in a checkout)") from exc
 check_torch_version(_C.torch_version(), torch.__version__)
-cpu_isa, version = _C.cpu_isa, _C.version
+cpu_isa, cpu_int8_isa, version = _C.cpu_isa, _C.cpu_int8_isa, _C.version
 from .masks import apply_mask_, global_magnitude_masks, magnitude_mask, magnitude_threshold  # noqa: E402
 from .sparse import (  # noqa: E402
     BLOCK_SHAPES,
     bsr_conv2d,
     bsr_linear,
+    bsr_linear_q8,
+    bsr_linear_w8,
     bsr_pack,
     conv2d_output_shape,
     nm24_conv2d,
     nm24_linear,
+    nm24_linear_q8,
+    nm24_linear_w8,
     nm24_pack,
+    quantize_activations,
 )
 from .structured import block_mask, fpgm_scores, nm_mask, structure_norms  # noqa: E402
 from .thinning import gather_channels  # noqa: E402
@@ -70,8 +77,11 @@ __all__ = [
     "block_mask",
     "bsr_conv2d",
     "bsr_linear",
+    "bsr_linear_q8",
+    "bsr_linear_w8",
     "bsr_pack",
     "conv2d_output_shape",
+    "cpu_int8_isa",
     "cpu_isa",
     "fpgm_scores",
     "gather_channels",
@@ -80,8 +90,11 @@ __all__ = [
     "magnitude_threshold",
     "nm24_conv2d",
     "nm24_linear",
+    "nm24_linear_q8",
+    "nm24_linear_w8",
     "nm24_pack",
     "nm_mask",
+    "quantize_activations",
     "structure_norms",
     "version",
 ]

@@ -18,6 +18,12 @@ in a ``state_dict``):
   ``[out, ceil(in / 4)]`` (bits 0-1 and 2-3: positions of the two values in their
   group). 4.5 bytes per stored weight.
 
+**int8 weights** (``*_w8`` / ``*_q8`` ops): the same layouts with ``values`` int8
+and ``scales`` float32 ``[out]`` (row ``m`` of ``W`` is ``scales[m] * values``):
+3 bytes per stored CSR weight. ``*_w8`` multiply float32 ``x`` (weight-only int8);
+``*_q8`` multiply quantized ``x`` (uint8 / int8 with a scale and zero point per
+tensor or per row, from :func:`quantize_activations`) with exact int32 sums.
+
 The compute ops are inference-only (no autograd formula) and take float32 CPU
 tensors. Argument checks: the wrappers reject what never reaches a kernel
 (non-tensors, sparse layouts, devices without a kernel, malformed tuples) with
@@ -38,11 +44,16 @@ __all__ = [
     "BLOCK_SHAPES",
     "bsr_conv2d",
     "bsr_linear",
+    "bsr_linear_q8",
+    "bsr_linear_w8",
     "bsr_pack",
     "conv2d_output_shape",
     "nm24_conv2d",
     "nm24_linear",
+    "nm24_linear_q8",
+    "nm24_linear_w8",
     "nm24_pack",
+    "quantize_activations",
 ]
 
 _OPS = torch.ops.compressor
@@ -229,3 +240,123 @@ def _bsr_conv2d_fake(x, values, col_idx, row_ptr, weight_shape, bias, stride, pa
 def _nm24_conv2d_fake(x, values, indices, weight_shape, bias, stride, padding, dilation,
                       hwc=False, relu=False):
     return x.new_empty(conv2d_output_shape(x.shape, weight_shape, stride, padding, dilation))
+
+
+# ---- int8 weights -----------------------------------------------------------------------
+
+def bsr_linear_w8(x: torch.Tensor, values: torch.Tensor, scales: torch.Tensor, col_idx: torch.Tensor,
+                  row_ptr: torch.Tensor, out_features: int, in_features: int,
+                  bias: torch.Tensor | None = None, relu: bool = False) -> torch.Tensor:
+    """``x @ (scales[:, None] * W).T + bias`` (then ReLU) for a block-CSR ``W`` with int8
+    ``values`` and float32 ``scales [out_features]`` (finite, >= 0): weight-only int8.
+
+    ``x``: float32 ``[..., in_features]``; sums in float32 (agree with a float reference
+    to float rounding). Batches of 1-2 rows stream the weight once (3 bytes per stored
+    CSR weight); larger batches do vector FMAs over the batch.
+
+    Raises: as :func:`bsr_linear`; also for scales of the wrong dtype, shape or value.
+    """
+    op = "sparse_bsr_linear_w8"
+    _check_tensors(op, bias, x=x, values=values, scales=scales, col_idx=col_idx, row_ptr=row_ptr)
+    return _OPS.sparse_bsr_linear_w8(x, values, scales, col_idx, row_ptr,
+                                     check_int(op, "out_features", out_features),
+                                     check_int(op, "in_features", in_features), bias, bool(relu))
+
+
+@torch.library.register_fake("compressor::sparse_bsr_linear_w8")
+def _bsr_linear_w8_fake(x, values, scales, col_idx, row_ptr, out_features, in_features, bias=None,
+                        relu=False):
+    return x.new_empty((*x.shape[:-1], out_features))
+
+
+def nm24_linear_w8(x: torch.Tensor, values: torch.Tensor, indices: torch.Tensor, scales: torch.Tensor,
+                   in_features: int, bias: torch.Tensor | None = None,
+                   relu: bool = False) -> torch.Tensor:
+    """:func:`bsr_linear_w8` for a 2:4 packed ``W`` (int8 ``values [out, ceil(in / 4), 2]``)."""
+    op = "sparse_nm24_linear_w8"
+    _check_tensors(op, bias, x=x, values=values, indices=indices, scales=scales)
+    return _OPS.sparse_nm24_linear_w8(x, values, indices, scales,
+                                      check_int(op, "in_features", in_features), bias, bool(relu))
+
+
+@torch.library.register_fake("compressor::sparse_nm24_linear_w8")
+def _nm24_linear_w8_fake(x, values, indices, scales, in_features, bias=None, relu=False):
+    return x.new_empty((*x.shape[:-1], values.shape[0]))
+
+
+def quantize_activations(x: torch.Tensor, per_row: bool = False, symmetric: bool = False
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Quantize float32 ``x [..., K]`` to ``(xq, scale, zero_point)`` for the ``*_q8`` ops.
+
+    One ``scale`` (float32) and ``zero_point`` (int32) for the whole tensor (shape
+    ``[1]``) or, when ``per_row``, one per row of ``x`` (shape ``[prod(x.shape[:-1])]``).
+    Asymmetric uint8 (default): ``lo = min(x.min(), 0)``, ``hi = max(x.max(), 0)``,
+    ``scale = (hi - lo) / 255`` (1 when 0), ``zero_point = clamp(round(-lo / scale), 0,
+    255)``, ``xq = clamp(round(x / scale) + zero_point, 0, 255)``. Symmetric int8:
+    ``scale = max|x| / 127`` (1 when 0), ``zero_point = 0``, ``xq = clamp(round(x /
+    scale), -127, 127)``. ``round`` halves to even, as ``torch.round``; each step is one
+    float32 operation, so a PyTorch transcription gives identical results.
+
+    Raises:
+        RuntimeError: ``x`` not float32, 0-dim, or holding an inf or NaN.
+    """
+    op = "sparse_quantize_activations"
+    check_tensor(op, "x", x)
+    return tuple(_OPS.sparse_quantize_activations(x, bool(per_row), bool(symmetric)))
+
+
+@torch.library.register_fake("compressor::sparse_quantize_activations")
+def _quantize_activations_fake(x, per_row=False, symmetric=False):
+    rows = 1
+    for n in x.shape[:-1]:
+        rows = rows * n
+    groups = rows if per_row else 1
+    return (x.new_empty(x.shape, dtype=torch.int8 if symmetric else torch.uint8),
+            x.new_empty((groups,)), x.new_empty((groups,), dtype=torch.int32))
+
+
+def bsr_linear_q8(xq: torch.Tensor, x_scale: torch.Tensor, x_zero_point: torch.Tensor,
+                  values: torch.Tensor, scales: torch.Tensor, col_idx: torch.Tensor,
+                  row_ptr: torch.Tensor, out_features: int, in_features: int,
+                  bias: torch.Tensor | None = None, relu: bool = False) -> torch.Tensor:
+    """int8 x int8 product of quantized ``xq`` and a block-CSR ``W`` with int8 ``values``.
+
+    ``acc[n, m] = sum_k W[m, k] * (xq[n, k] - x_zero_point[n])`` exactly (int32 sums;
+    ``in_features <= 65536``), then ``y = float(acc) * (x_scale[n] * scales[m])``
+    ``(+ bias[m])``, then ReLU: bit-identical to those float32 operations in PyTorch.
+    ``xq``: uint8 or int8 ``[..., in_features]``; ``x_scale`` (float32, finite, > 0) and
+    ``x_zero_point`` (int32, in xq's range) with 1 entry or one per row of ``xq``.
+    Uses AVX512_VNNI where the CPU has it (``compressor._C.cpu_int8_isa()``).
+
+    Raises: as :func:`bsr_linear_w8`; also for a bad quantization of ``xq``.
+    """
+    op = "sparse_bsr_linear_q8"
+    _check_tensors(op, bias, xq=xq, x_scale=x_scale, x_zero_point=x_zero_point, values=values,
+                   scales=scales, col_idx=col_idx, row_ptr=row_ptr)
+    return _OPS.sparse_bsr_linear_q8(xq, x_scale, x_zero_point, values, scales, col_idx, row_ptr,
+                                     check_int(op, "out_features", out_features),
+                                     check_int(op, "in_features", in_features), bias, bool(relu))
+
+
+@torch.library.register_fake("compressor::sparse_bsr_linear_q8")
+def _bsr_linear_q8_fake(xq, x_scale, x_zero_point, values, scales, col_idx, row_ptr, out_features,
+                        in_features, bias=None, relu=False):
+    return xq.new_empty((*xq.shape[:-1], out_features), dtype=torch.float32)
+
+
+def nm24_linear_q8(xq: torch.Tensor, x_scale: torch.Tensor, x_zero_point: torch.Tensor,
+                   values: torch.Tensor, indices: torch.Tensor, scales: torch.Tensor,
+                   in_features: int, bias: torch.Tensor | None = None,
+                   relu: bool = False) -> torch.Tensor:
+    """:func:`bsr_linear_q8` for a 2:4 packed ``W``."""
+    op = "sparse_nm24_linear_q8"
+    _check_tensors(op, bias, xq=xq, x_scale=x_scale, x_zero_point=x_zero_point, values=values,
+                   indices=indices, scales=scales)
+    return _OPS.sparse_nm24_linear_q8(xq, x_scale, x_zero_point, values, indices, scales,
+                                      check_int(op, "in_features", in_features), bias, bool(relu))
+
+
+@torch.library.register_fake("compressor::sparse_nm24_linear_q8")
+def _nm24_linear_q8_fake(xq, x_scale, x_zero_point, values, indices, scales, in_features, bias=None,
+                         relu=False):
+    return xq.new_empty((*xq.shape[:-1], values.shape[0]), dtype=torch.float32)

@@ -118,7 +118,7 @@ def check_schedule(schedule_path: str, *, epochs: int | None = None) -> Schedule
         bind_components(schedule, model, problems, example_input(info))
         if schedule.training is not None:
             optimizer = build_optimizer(schedule.training.optimizer, model.parameters(), problems)
-            build_lr_schedulers(schedule, optimizer, problems)
+            build_lr_schedulers(schedule, optimizer, problems)  # a stand-in if the optimizer failed
     problems.raise_if_any()
     return schedule
 

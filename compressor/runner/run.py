@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from .. import data as data_mod
-from ..engine.build import bind_components, build_lr_schedulers, build_optimizer
+from ..engine.build import build_optimizer, build_scheduler
 from ..engine.scheduler import CompressionScheduler
 from ..engine.sparsity import summarize
 from ..engine.thinning import apply_recipe, thinning_recipe
@@ -95,6 +95,10 @@ class CompressionRun:
         self.resume: dict | None = None
         if options.resume_from:
             self.resume = load_checkpoint(options.resume_from)
+        if self.resume is not None and self.resume.get("phase") == Phase.MODEL:
+            raise CheckpointError(f"{options.resume_from} was written by compressor.save (a model of "
+                                  "your own loop); load it with compressor.load(path, model=...), "
+                                  "it cannot be resumed by `compress`")
         if self.resume is not None and self.resume.get("phase") == Phase.THINNED:
             raise CheckpointError(f"{options.resume_from} was thinned offline (`compress thin`) for "
                                   "inference; load it with compressor.load, it cannot be resumed")
@@ -145,16 +149,14 @@ class CompressionRun:
         model.to(self.device)
         self.model = model
         self.example = example_input(info).to(self.device)
-        self.bound = bind_components(schedule, model, problems, self.example)
         training = schedule.training
         self.optimizer = build_optimizer(training.optimizer, model.parameters(),
                                          problems) if training else None
-        self.lr_schedulers = build_lr_schedulers(schedule, self.optimizer, problems)
+        scheduler = build_scheduler(schedule, model, self.optimizer, problems, self.example)
         problems.raise_if_any()
         self.training = training
         self.info = info
-        self.scheduler = CompressionScheduler(schedule, model, self.bound, self.lr_schedulers,
-                                              self.optimizer, self.example)
+        self.scheduler: CompressionScheduler = scheduler
         self.out = Path(options.out) if options.out else _default_out(schedule, options.resume_from)
         self.ckpt_dir = self.out / "checkpoints"
         if settings["max_batches_per_epoch"] is None:

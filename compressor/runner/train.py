@@ -42,19 +42,21 @@ def train_epoch(model: nn.Module, split: Split | FolderSplit, optimizer: torch.o
     """One pass over ``split``; returns the mean data loss (without penalties)."""
     model.train()
     total, seen = 0.0, 0
-    batches, total = _batches(split, batch_size, shuffle=True, generator=generator, augment=augment,
-                              limit_batches=limit_batches)
-    bar = tqdm(batches, total=total, desc=desc,
-               leave=False, disable=_disabled(progress), dynamic_ncols=True)
-    for images, labels in bar:
+    batches, n = _batches(split, batch_size, shuffle=True, generator=generator, augment=augment,
+                          limit_batches=limit_batches)
+    bar = tqdm(batches, total=n, desc=desc, leave=False, disable=_disabled(progress),
+               dynamic_ncols=True)
+    for i, (images, labels) in enumerate(bar):
         images, labels = images.to(device), labels.to(device)
+        if scheduler:
+            scheduler.on_minibatch_begin(epoch, i, n)
         loss = F.cross_entropy(model(images), labels)
-        objective = scheduler.before_backward(epoch, loss) if scheduler else loss
+        objective = scheduler.before_backward_pass(epoch, i, n, loss) if scheduler else loss
         optimizer.zero_grad(set_to_none=True)
         objective.backward()
         optimizer.step()
         if scheduler:
-            scheduler.on_minibatch_end(epoch)
+            scheduler.on_minibatch_end(epoch, i, n)
         value = loss.item()
         if not math.isfinite(value):
             raise TrainingError(

@@ -1,4 +1,4 @@
-"""The schedule language: a YAML file → typed, checked sections (see README "Schedule reference").
+"""The schedule language: a YAML file → typed, checked sections (reference: docs/schedule.md).
 
 In reading order:
 

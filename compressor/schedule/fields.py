@@ -262,7 +262,7 @@ def parse_into(cls: type, node: Any, key: str, problems: Problems,
 
 
 def document(cls: type) -> list[tuple[str, str, str, str]]:
-    """(key, type, default, doc) rows describing ``cls`` — used for README tables and errors."""
+    """(key, type, default, doc) rows describing ``cls`` — for documentation tables."""
     hints = get_type_hints(cls)
     rows = []
     for f in dataclasses.fields(cls):

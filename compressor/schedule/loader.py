@@ -20,7 +20,7 @@ from .extensions import EXTENSION_TYPES
 from .fields import parse_into
 from .located_yaml import DuplicateKeyError, LocatedDict, load_located
 from .problems import Problems, did_you_mean
-from .pruners import PRUNER_TYPES, IterativeConfig
+from .pruners import PRUNER_TYPES, AGPConfig, IterativeConfig
 from .regularizers import REGULARIZER_TYPES
 from .sections import (
     DataSection,
@@ -29,6 +29,7 @@ from .sections import (
     ModelSection,
     PolicySection,
     TrainingSection,
+    is_open,
 )
 
 SCHEDULE_VERSION = 1
@@ -83,6 +84,9 @@ class Schedule:
     lr_schedulers: dict[str, Component] = dataclasses.field(default_factory=dict)
     extensions: dict[str, Component] = dataclasses.field(default_factory=dict)
     policies: list[PolicySection] = dataclasses.field(default_factory=list)
+    # (section, name) of entries whose own settings had problems: policies naming them
+    # are not reported again as naming nothing
+    broken: set[tuple[str, str]] = dataclasses.field(default_factory=set)
 
     @property
     def epochs(self) -> int:
@@ -109,9 +113,15 @@ def read_schedule_file(path: str | Path) -> str:
         raise CompressorError(f"cannot read schedule file {str(path)!r}: {exc}") from None
 
 
-def read_schedule(path: str | Path, *, text: str | None = None,
-                  epochs: int | None = None) -> tuple[Schedule, Problems]:
-    """Parse and check a schedule; ``epochs`` overrides ``training.epochs``."""
+def read_schedule(path: str | Path, *, text: str | None = None, epochs: int | None = None,
+                  runner: bool = True) -> tuple[Schedule, Problems]:
+    """Parse and check a schedule; ``epochs`` overrides ``training.epochs``.
+
+    ``runner`` (the ``compress`` command) requires the ``model``, ``data`` and
+    ``training`` sections; without it (``compressor.file_config``: the user's own loop,
+    model and data) only the compression sections are needed, and the others, if
+    present, are checked but only ``training.epochs`` is used (it closes open epoch
+    windows)."""
     path = str(path)
     if text is None:
         text = read_schedule_file(path)
@@ -135,7 +145,7 @@ def read_schedule(path: str | Path, *, text: str | None = None,
     for key in root:
         if key not in TOP_LEVEL:
             problems.add(root.line_of(key), str(key), "unknown section" + did_you_mean(str(key), TOP_LEVEL))
-    for key in REQUIRED_TOP_LEVEL:
+    for key in REQUIRED_TOP_LEVEL if runner else ():
         if key not in root:
             problems.add(1, key, "missing required section")
 
@@ -158,10 +168,15 @@ def read_schedule(path: str | Path, *, text: str | None = None,
     if "logging" in root:
         schedule.logging = parse_into(LoggingSection, root["logging"], "logging", problems,
                                       line=root.line_of("logging"))
-    _check_start(schedule, problems)
+    if runner:  # the runner trains the model; a user's own loop brings a trained one or not
+        _check_start(schedule, problems)
     for section, registry in COMPONENT_KINDS.items():
         setattr(schedule, section, _components(root, section, registry, problems))
     schedule.lr_schedulers = _components(root, "lr_schedulers", None, problems)
+    for section in (*COMPONENT_KINDS, "lr_schedulers"):
+        node = root.get(section)
+        if isinstance(node, LocatedDict):
+            schedule.broken |= {(section, str(n)) for n in node if str(n) not in getattr(schedule, section)}
     schedule.policies = _policies(root, problems)
     _check_policies(schedule, problems, check_unused="policies" in root)
     return schedule, problems
@@ -257,51 +272,94 @@ def _check_policies(schedule: Schedule, problems: Problems, check_unused: bool) 
         kind = named[0]
         section = POLICY_KIND_SECTION[kind]
         instances = getattr(schedule, section)
-        if policy.instance not in instances:
+        if policy.instance not in instances and (section, policy.instance) not in schedule.broken:
             problems.add(policy.line_of(kind), f"{key}.{kind}",
                          f"no {kind} named {policy.instance!r} under `{section}`"
                          + did_you_mean(policy.instance, instances))
-        window_keys = [k for k in ("starting_epoch", "ending_epoch", "frequency")
-                       if getattr(policy, k) is not None]
-        if policy.epochs is not None and window_keys:
-            problems.add(policy.line_of("epochs"), f"{key}.epochs",
-                         f"give either `epochs` or a window ({', '.join(window_keys)}), not both")
+        epoch_keys = [k for k in PolicySection.EPOCH_KEYS if getattr(policy, k) is not None]
+        step_keys = [k for k in PolicySection.STEP_KEYS if getattr(policy, k) is not None]
+        if epoch_keys and step_keys:
+            problems.add(policy.line_of(step_keys[0]), f"{key}.{step_keys[0]}",
+                         f"a policy runs on epochs or on steps: give {', '.join(epoch_keys)} or "
+                         f"{', '.join(step_keys)}, not both")
             continue
-        if total is None:
-            continue
-        limit = max(total, 1)  # with zero epochs, epoch 0 means "prune/thin, no training"
-        if policy.epochs is not None:
-            if not policy.epochs:
-                problems.add(policy.line_of("epochs"), f"{key}.epochs", "must list at least one epoch")
-            for e in policy.epochs:
-                if not 0 <= e < limit:
-                    problems.add(policy.line_of("epochs"), f"{key}.epochs",
-                                 f"epoch {e} is outside training (epochs 0..{total - 1})")
-            continue
-        start = policy.starting_epoch or 0
-        end = limit if policy.ending_epoch is None else policy.ending_epoch
-        if end > limit:
-            problems.add(policy.line_of("ending_epoch"), f"{key}.ending_epoch",
-                         f"{end} is beyond training.epochs ({total}); the window must end by then")
-        elif start >= end:
-            problems.add(policy.line_of("starting_epoch"), f"{key}.starting_epoch",
-                         f"window [{start}, {end}) is empty (ending_epoch is exclusive)"
-                         + ("; training.epochs is 0" if total == 0 else ""))
+        if step_keys:
+            _check_step_window(policy, key, problems)
+        else:
+            _check_epoch_window(policy, key, total, problems)
+        if kind == "lr_scheduler" and policy.unit == "step" and policy.instance in instances \
+                and instances[policy.instance].type == "ReduceLROnPlateau":
+            problems.add(policy.line_of(step_keys[0]), f"{key}.{step_keys[0]}",
+                         "ReduceLROnPlateau steps on a metric given at the end of an epoch; "
+                         "use an epoch window")
 
     for section in ("pruners", "regularizers", "lr_schedulers", "extensions") if check_unused else ():
         for name, comp in getattr(schedule, section).items():
             if not schedule.policies_for(section, name):
                 problems.add(comp.line, comp.key, "defined but no policy uses it; add a policy or remove it")
 
-    if total is None:
-        return
     for name, comp in schedule.pruners.items():
-        if isinstance(comp.config, IterativeConfig):
-            for policy in schedule.policies_for("pruners", name):
-                active = policy.active_epochs(total)
-                need = comp.config.steps_needed()
-                if active and len(active) < need:
-                    problems.add(policy._line, policy._key,
-                                 f"iterative pruner {name!r} needs {need} active epochs to reach "
-                                 f"{comp.config.final_sparsity} in steps of {comp.config.step}, "
-                                 f"but this policy runs on {len(active)}")
+        for policy in schedule.policies_for("pruners", name):
+            _check_ramp(name, comp, policy, total, problems)
+
+
+def _check_step_window(policy: PolicySection, key: str, problems: Problems) -> None:
+    start, end = policy.starting_step or 0, policy.ending_step
+    if end is not None and start >= end:
+        problems.add(policy.line_of("starting_step"), f"{key}.starting_step",
+                     f"window [{start}, {end}) is empty (ending_step is exclusive)")
+
+
+def _check_epoch_window(policy: PolicySection, key: str, total: int | None,
+                        problems: Problems) -> None:
+    if policy.epochs is not None:
+        window_keys = [k for k in ("starting_epoch", "ending_epoch", "frequency")
+                       if getattr(policy, k) is not None]
+        if window_keys:
+            problems.add(policy.line_of("epochs"), f"{key}.epochs",
+                         f"give either `epochs` or a window ({', '.join(window_keys)}), not both")
+            return
+        if not policy.epochs:
+            problems.add(policy.line_of("epochs"), f"{key}.epochs", "must list at least one epoch")
+    start = policy.starting_epoch or 0
+    if total is None:  # the user's own loop: no training length to check against
+        if policy.ending_epoch is not None and start >= policy.ending_epoch:
+            problems.add(policy.line_of("starting_epoch"), f"{key}.starting_epoch",
+                         f"window [{start}, {policy.ending_epoch}) is empty (ending_epoch is exclusive)")
+        return
+    limit = max(total, 1)  # with zero epochs, epoch 0 means "prune/thin, no training"
+    if policy.epochs is not None:
+        for e in policy.epochs:
+            if not 0 <= e < limit:
+                problems.add(policy.line_of("epochs"), f"{key}.epochs",
+                             f"epoch {e} is outside training (epochs 0..{total - 1})")
+        return
+    end = limit if policy.ending_epoch is None else policy.ending_epoch
+    if end > limit:
+        problems.add(policy.line_of("ending_epoch"), f"{key}.ending_epoch",
+                     f"{end} is beyond training.epochs ({total}); the window must end by then")
+    elif start >= end:
+        problems.add(policy.line_of("starting_epoch"), f"{key}.starting_epoch",
+                     f"window [{start}, {end}) is empty (ending_epoch is exclusive)"
+                     + ("; training.epochs is 0" if total == 0 else ""))
+
+
+def _check_ramp(name: str, comp: Component, policy: PolicySection, total: int | None,
+                problems: Problems) -> None:
+    """A ramp (agp / polynomial) needs the last time of its window; an iterative pruner
+    enough active times to reach its final sparsity."""
+    active = policy.active(total)
+    unit = policy.unit
+    if isinstance(comp.config, AGPConfig) and is_open(active):
+        missing = "ending_step" if unit == "step" else "ending_epoch"
+        problems.add(policy._line, f"{policy._key}.{missing}",
+                     f"pruner {name!r} ramps its sparsity up to the last {unit} of its window, "
+                     f"so the window needs an end: give `{missing}`"
+                     + ("" if unit == "step" else " (or `training.epochs`)"))
+    elif isinstance(comp.config, IterativeConfig) and not is_open(active):
+        need = comp.config.steps_needed()
+        if active and len(active) < need:
+            problems.add(policy._line, policy._key,
+                         f"iterative pruner {name!r} needs {need} active {unit}s to reach "
+                         f"{comp.config.final_sparsity} in steps of {comp.config.step}, "
+                         f"but this policy runs on {len(active)}")

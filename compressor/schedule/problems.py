@@ -24,7 +24,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     if not choices:
         return hint + "; there are no valid choices here"
     shown = ", ".join(choices[:30]) + (", ..." if len(choices) > 30 else "")
-    return f"{hint} Valid: {shown}"
+    return f"{hint} Valid: {shown}" if hint else f"; valid: {shown}"
 
 
 @dataclass
@@ -46,16 +46,20 @@ class Problems:
 
 
 class ScheduleError(CompressorError):
-    """One or more problems in a schedule file, each with file, line and key."""
+    """One or more problems in a schedule file, each with file, line and key (line 0:
+    settings that come from no file line, e.g. the arguments of ``compressor.prune``)."""
 
     def __init__(self, path: str, problems: list[Problem]) -> None:
         self.path = path
         self.problems = sorted(problems, key=lambda p: (p.line, p.key))
         super().__init__(self._format())
 
+    def _where(self, line: int) -> str:
+        return f"{self.path}:{line}" if line else self.path
+
     def _format(self) -> str:
         n = len(self.problems)
         head = f"{self.path}: {n} error{'s' if n != 1 else ''} in schedule"
-        lines = [f"  {self.path}:{p.line}: {p.key}: {p.message}" if p.key
-                 else f"  {self.path}:{p.line}: {p.message}" for p in self.problems]
+        lines = [f"  {self._where(p.line)}: {p.key}: {p.message}" if p.key
+                 else f"  {self._where(p.line)}: {p.message}" for p in self.problems]
         return "\n".join([head, *lines])

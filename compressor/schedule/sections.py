@@ -1,8 +1,10 @@
-"""The sections of a schedule file, as dataclasses (see README "Schedule reference")."""
+"""The sections of a schedule file, as dataclasses (reference: docs/schedule.md)."""
 
 from __future__ import annotations
 
 import dataclasses
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 from .fields import Located, extra_options, option
@@ -86,12 +88,22 @@ class PolicySection(Located):
     regularizer: str | None = option(None, doc="name of an entry under `regularizers`")
     lr_scheduler: str | None = option(None, doc="name of an entry under `lr_schedulers`")
     extension: str | None = option(None, doc="name of an entry under `extensions`")
-    starting_epoch: int | None = option(None, min=0, doc="first epoch (default 0)")
-    ending_epoch: int | None = option(None, min=1, doc="epoch after the last (default: training.epochs)")
-    frequency: int | None = option(None, min=1, doc="run every N epochs in the window (default 1)")
+    starting_epoch: int | None = option(None, min=0, doc="first epoch of an epoch window (default 0)")
+    ending_epoch: int | None = option(
+        None, min=1, doc="epoch after the last of an epoch window (default: `training.epochs`; "
+                         "without it, open: until training stops)")
+    starting_step: int | None = option(
+        None, min=0, doc="first optimizer step of a step window (steps count from the first "
+                         "minibatch of compression: epoch × minibatches per epoch + minibatch)")
+    ending_step: int | None = option(
+        None, min=1, doc="step after the last of a step window (default: open, until training stops)")
+    frequency: int | None = option(None, min=1, doc="run every N epochs (every N steps in a step "
+                                                    "window) within the window (default 1)")
     epochs: list[int] | None = option(None, doc="explicit epochs instead of a window")
 
     KINDS = ("pruner", "regularizer", "lr_scheduler", "extension")
+    EPOCH_KEYS = ("starting_epoch", "ending_epoch", "epochs")
+    STEP_KEYS = ("starting_step", "ending_step")
 
     @property
     def kind(self) -> str | None:
@@ -102,11 +114,33 @@ class PolicySection(Located):
     def instance(self) -> str:
         return getattr(self, self.kind or "pruner") or ""
 
-    def active_epochs(self, total_epochs: int) -> list[int]:
-        """Epochs (0-based, of the compression phase) on which the policy runs."""
+    @property
+    def unit(self) -> str:
+        """``"step"`` for a step window (optimizer steps), else ``"epoch"``."""
+        return "step" if any(getattr(self, k) is not None for k in self.STEP_KEYS) else "epoch"
+
+    def active(self, total_epochs: int | None = None) -> Sequence[int]:
+        """The epochs (or, for a step window, the steps) on which the policy runs, 0-based
+        and sorted: a ``range`` for a window (an open one ends at :data:`OPEN`), a list
+        for explicit ``epochs``. ``total_epochs`` (``training.epochs``, when the schedule
+        has it) closes an epoch window without ``ending_epoch``."""
+        if self.unit == "step":
+            end = OPEN if self.ending_step is None else self.ending_step
+            return range(self.starting_step or 0, end, self.frequency or 1)
         if self.epochs is not None:
             return sorted(set(self.epochs))
-        start = self.starting_epoch or 0
-        # zero training epochs still have epoch 0: prune (and thin) without training
-        end = max(total_epochs, 1) if self.ending_epoch is None else self.ending_epoch
-        return list(range(start, end, self.frequency or 1))
+        if self.ending_epoch is not None:
+            end = self.ending_epoch
+        elif total_epochs is not None:
+            end = max(total_epochs, 1)  # zero training epochs still have epoch 0: prune, no training
+        else:
+            end = OPEN
+        return range(self.starting_epoch or 0, end, self.frequency or 1)
+
+
+#: The end of an open window: "until training stops".
+OPEN = sys.maxsize
+
+
+def is_open(active: Sequence[int]) -> bool:
+    return isinstance(active, range) and active.stop == OPEN

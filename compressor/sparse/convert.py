@@ -5,6 +5,12 @@
 layer on a representative input, and keeps whichever is fastest, so a converted
 model is never slower than the dense one (up to timing noise; a sparse format
 must beat dense by :data:`MARGIN` to be chosen).
+
+With ``dtype="int8"`` the Linear layers' candidates also include int8 weights
+(:mod:`compressor.sparse.int8`): each sparse format as ``<format>+w8`` (int8 weights,
+float32 activations) and ``<format>+q8`` (int8 weights, activations quantized per
+tensor at run time, exact int32 sums), and ``dense+q8`` (:class:`DenseLinearInt8`,
+``torch._int_mm``). Conv2d layers keep the float32 candidates.
 """
 
 from __future__ import annotations
@@ -21,9 +27,13 @@ from torch import nn
 
 from ..nn.scaling import fold_scaling_factors
 from .fold import batchnorm_pairs, folded_conv
+from .int8 import DenseLinearInt8, SparseLinearInt8
 from .modules import FORMATS, SparseConv2d, SparseLinear, _conv_padding, _matrix, block_count, is_nm24
 
-__all__ = ["MARGIN", "LayerChoice", "convert", "replace_modules"]
+__all__ = ["DTYPES", "MARGIN", "LayerChoice", "convert", "replace_modules"]
+
+#: Weight types convert can choose among: float32 only, or float32 and int8 (Linear).
+DTYPES = ("float32", "int8")
 
 #: A sparse format is chosen only when it takes less than (1 - MARGIN) of dense's time.
 MARGIN = 0.05
@@ -43,7 +53,7 @@ class LayerChoice:
     name: str
     kind: str                    # "Linear" or "Conv2d"
     sparsity: float              # fraction of exact zeros in the weight
-    choice: str                  # "dense" or a format name
+    choice: str                  # "dense", a format name, or with int8 "<format>+w8" / "+q8"
     reason: str = ""             # why it stayed dense without timing, or "measured"/"heuristic"
     input_shape: tuple[int, ...] = ()
     times_ms: dict[str, float] = field(default_factory=dict)
@@ -53,7 +63,8 @@ class LayerChoice:
 def convert(model: nn.Module, *, min_sparsity: float = 0.5, measure: bool = True,
             example_inputs: Any = None, formats: Sequence[str] = FORMATS,
             fuse_relu: bool = False, fold_batchnorm: bool = True, inplace: bool = False,
-            time_budget: float = 2.0, report: list[LayerChoice] | None = None) -> nn.Module:
+            time_budget: float = 2.0, report: list[LayerChoice] | None = None,
+            dtype: str = "float32") -> nn.Module:
     """Replace pruned ``nn.Linear`` / ``nn.Conv2d`` layers by :class:`SparseLinear` /
     :class:`SparseConv2d`, keeping the dense layer wherever it is faster.
 
@@ -80,14 +91,21 @@ def convert(model: nn.Module, *, min_sparsity: float = 0.5, measure: bool = True
         time_budget: seconds for all timing together (shared among the layers;
             each candidate is timed at least twice).
         report: if given, a :class:`LayerChoice` is appended per Linear / Conv2d layer.
+        dtype: ``"float32"``, or ``"int8"`` to also time int8 variants of each Linear
+            layer (module docstring): ``<format>+w8``, ``<format>+q8`` and ``dense+q8``;
+            ``dense`` (float32) stays a candidate, so a layer is int8 only where that is
+            faster. ``measure=False`` then takes the heuristic's format with ``+q8``.
 
     Returns:
         The converted model (``model`` itself when ``inplace``).
 
     Raises:
-        ValueError: ``min_sparsity`` outside [0, 1], an unknown format, a negative
-            time budget, or a model not on the CPU (the sparse kernels are CPU-only).
+        ValueError: ``min_sparsity`` outside [0, 1], an unknown format or dtype, a
+            negative time budget, or a model not on the CPU (the sparse kernels are
+            CPU-only).
     """
+    if dtype not in DTYPES:
+        raise ValueError(f"convert: dtype must be one of {DTYPES}, got {dtype!r}")
     if not 0.0 <= min_sparsity <= 1.0:
         raise ValueError(f"convert: min_sparsity must be in [0, 1], got {min_sparsity}")
     unknown = [f for f in formats if f not in FORMATS]
@@ -104,14 +122,15 @@ def convert(model: nn.Module, *, min_sparsity: float = 0.5, measure: bool = True
     with torch.no_grad():
         layers = _layers(target)
         shapes = _record_shapes(target, layers, example_inputs) if measure else {}
-        choices = [_screen(name, module, min_sparsity) for name, module in layers]
+        choices = [_screen(name, module, min_sparsity, dtype) for name, module in layers]
         pending = sum(1 for c in choices if not c.reason)
         deadline = time.perf_counter() + time_budget
         converted: dict[int, nn.Module] = {}
         for (_, module), choice in zip(layers, choices):
             if choice.reason:
                 continue
-            candidates = _candidates(module, formats)
+            sparse_formats = formats if choice.sparsity >= min_sparsity else ()
+            candidates = _candidates(module, sparse_formats, int8=dtype == "int8")
             if measure:
                 left = max(0.0, deadline - time.perf_counter())
                 shape = _timing_shape(module, shapes.get(id(module)))
@@ -122,6 +141,8 @@ def convert(model: nn.Module, *, min_sparsity: float = 0.5, measure: bool = True
                 choice.reason = "measured"
             else:
                 choice.choice = _heuristic(module, candidates, choice.sparsity)
+                if dtype == "int8" and isinstance(module, nn.Linear):
+                    choice.choice += "+q8"
                 choice.reason = "heuristic"
             if choice.choice != "dense":
                 converted[id(module)] = candidates[choice.choice]()
@@ -164,15 +185,17 @@ def _layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
             if isinstance(m, (nn.Linear, nn.Conv2d))]
 
 
-def _screen(name: str, module: nn.Module, min_sparsity: float) -> LayerChoice:
-    """A LayerChoice, with a reason when the layer stays dense without timing."""
+def _screen(name: str, module: nn.Module, min_sparsity: float, dtype: str = "float32"
+            ) -> LayerChoice:
+    """A LayerChoice, with a reason when the layer stays dense without timing (with int8,
+    a Linear layer below min_sparsity is still timed against dense int8)."""
     w = module.weight
     kind = "Linear" if isinstance(module, nn.Linear) else "Conv2d"
     sparsity = float((w == 0).sum()) / w.numel() if w.numel() else 0.0
     choice = LayerChoice(name, kind, sparsity, "dense")
     if w.dtype != torch.float32 or w.device.type != "cpu":
         choice.reason = f"weight is {w.dtype} on {w.device} (kernels: float32 on the CPU)"
-    elif sparsity < min_sparsity or w.numel() == 0:
+    elif w.numel() == 0 or (sparsity < min_sparsity and not (dtype == "int8" and kind == "Linear")):
         choice.reason = f"sparsity {sparsity:.2f} below min_sparsity {min_sparsity}"
     elif kind == "Conv2d":
         if module.groups != 1:
@@ -192,8 +215,10 @@ def _matrix2d(module: nn.Module) -> torch.Tensor:
     return w if w.dim() == 2 else w.flatten(1)
 
 
-def _candidates(module: nn.Module, formats: Sequence[str]) -> dict[str, Callable[[], nn.Module]]:
-    """Builders of the sparse modules worth timing, by format ("dense" included)."""
+def _candidates(module: nn.Module, formats: Sequence[str], int8: bool = False
+                ) -> dict[str, Callable[[], nn.Module]]:
+    """Builders of the sparse modules worth timing, by format ("dense" included); with
+    ``int8`` (Linear only) also their int8 variants and the dense int8 layer."""
     build = SparseLinear.from_dense if isinstance(module, nn.Linear) else SparseConv2d.from_dense
     w = module.weight.detach()
     nnz = int((w != 0).sum())
@@ -210,6 +235,12 @@ def _candidates(module: nn.Module, formats: Sequence[str]) -> dict[str, Callable
             if blocks and nnz / (4 * blocks) < _MIN_BLOCK_FILL:
                 continue
         out[fmt] = _memo(lambda fmt=fmt: build(module, format=fmt))
+    if int8 and isinstance(module, nn.Linear):
+        for fmt in [f for f in out if f != "dense"]:
+            for act, suffix in (("float", "w8"), ("int8", "q8")):
+                out[f"{fmt}+{suffix}"] = _memo(lambda fmt=fmt, act=act: SparseLinearInt8.from_sparse(
+                    out[fmt](), activations=act))
+        out["dense+q8"] = _memo(lambda: DenseLinearInt8.from_dense(module))
     return out
 
 
@@ -225,6 +256,7 @@ def _memo(fn: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
 
 def _heuristic(module: nn.Module, candidates: dict[str, Callable[[], nn.Module]],
                sparsity: float) -> str:
+    """A float32 format (or "dense") from the weight's structure and sparsity."""
     if "2:4" in candidates:
         return "2:4"
     w = _matrix2d(module)

@@ -23,18 +23,26 @@ Isa detect() {
   return Isa::kPortable;
 }
 
-}  // namespace
-
-Isa hardware_isa() {
-  static const Isa best = detect();
-  return best;
+bool detect_vnni() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  __builtin_cpu_init();
+  return detect() == Isa::kAvx512 && __builtin_cpu_supports("avx512vnni") &&
+         __builtin_cpu_supports("avx512vbmi");
+#else
+  return false;
+#endif
 }
 
-Isa selected_isa() {
+constexpr const char* kVnniName = "avx512_vnni";
+
+// The override, parsed: the level asked for (best when unset or empty) and
+// whether it names the VNNI level.
+Isa parse_override(bool* vnni) {
   const Isa best = hardware_isa();
   const char* env = std::getenv(kOverride);
+  *vnni = env == nullptr || *env == '\0' || std::strcmp(env, kVnniName) == 0;
   if (env == nullptr || *env == '\0') return best;
-  bool known = false;
+  bool known = *vnni;
   Isa want = best;
   for (const Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512}) {
     if (std::strcmp(env, isa_name(isa)) == 0) {
@@ -43,9 +51,32 @@ Isa selected_isa() {
     }
   }
   TORCH_CHECK_VALUE(known, kOverride, "='", env, "' is not an instruction set of the CPU kernels: ",
-                    "use portable, avx2 or avx512 (or leave it unset for the best this CPU has, ",
-                    isa_name(best), ")");
+                    "use portable, avx2, avx512 or avx512_vnni (or leave it unset for the best ",
+                    "this CPU has, ", isa_name(best), hardware_vnni() ? " with VNNI)" : ")");
   return want < best ? want : best;
+}
+
+}  // namespace
+
+Isa hardware_isa() {
+  static const Isa best = detect();
+  return best;
+}
+
+Isa selected_isa() {
+  bool vnni = false;
+  return parse_override(&vnni);
+}
+
+bool hardware_vnni() {
+  static const bool has = detect_vnni();
+  return has;
+}
+
+bool selected_vnni() {
+  bool vnni = false;
+  const Isa isa = parse_override(&vnni);
+  return vnni && isa == Isa::kAvx512 && hardware_vnni();
 }
 
 const char* isa_name(Isa isa) {

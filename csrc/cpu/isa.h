@@ -22,14 +22,25 @@ enum class Isa { kPortable = 0, kAvx2 = 1, kAvx512 = 2 };
 Isa hardware_isa();
 
 // hardware_isa() lowered by the environment variable
-// COMPRESSOR_SPARSE_ISA=portable|avx2|avx512, read on every call so that tests
-// can run every variant in one process; asking for more than the CPU has gives
-// what it has, and an unset or empty variable gives hardware_isa(). Any other
-// value throws c10::ValueError (a Python ValueError) naming the variable, the
-// value and the accepted spellings.
+// COMPRESSOR_SPARSE_ISA=portable|avx2|avx512|avx512_vnni, read on every call so
+// that tests can run every variant in one process; asking for more than the CPU
+// has gives what it has, and an unset or empty variable gives hardware_isa().
+// avx512_vnni selects kAvx512 (the float kernels have no VNNI variant). Any
+// other value throws c10::ValueError (a Python ValueError) naming the variable,
+// the value and the accepted spellings.
 Isa selected_isa();
 
-// "portable", "avx2" or "avx512": the spellings COMPRESSOR_SPARSE_ISA accepts.
+// The VNNI flag of the int8 kernels: whether the CPU is kAvx512 and also has
+// AVX512_VNNI (vpdpbusd, vpdpwssd) and AVX512_VBMI (vpermb, vpermi2b). Detected once.
+bool hardware_vnni();
+
+// Whether the int8 kernels use VNNI: hardware_vnni() and COMPRESSOR_SPARSE_ISA
+// unset, empty or avx512_vnni (so avx512 runs the int8 kernels' AVX-512 code
+// without VNNI). Throws as selected_isa() for a bad value.
+bool selected_vnni();
+
+// "portable", "avx2" or "avx512": the spellings COMPRESSOR_SPARSE_ISA accepts
+// (besides avx512_vnni).
 const char* isa_name(Isa isa);
 
 }  // namespace compressor::cpu

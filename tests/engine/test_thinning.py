@@ -266,10 +266,12 @@ def test_optimizer_state_is_sliced(opt):
     x, y = torch.randn(4, 1, 28, 28), torch.randint(0, 10, (4,))
     nn.functional.cross_entropy(model(x), y).backward()
     optimizer.step()
-    old_conv2 = model.conv2.weight
+    old_conv2, old_module = model.conv2.weight, model.conv2
     old_state = {k: v.clone() for k, v in optimizer.state[old_conv2].items()}
     recipe = thin_randomly(model, x, 0.25, seed=4, optimizer=optimizer)
     params = list(model.parameters())
+    # the module is resized in place (same object); the optimizer holds the new parameters
+    assert model.conv2 is old_module and model.conv2.weight.shape[0] == model.conv2.out_channels < 64
     assert [id(p) for p in optimizer.param_groups[0]["params"]] == [id(p) for p in params]
     assert old_conv2 not in optimizer.state
     state = optimizer.state[model.conv2.weight]

@@ -85,7 +85,31 @@ def test_bad_override_is_a_value_error_in_a_fresh_process(value):
     assert done.returncode == 1, (done.returncode, done.stderr)  # an exception, not a signal
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"ValueError: {ENV}='{value}' is not an instruction set")
-    assert "use portable, avx2 or avx512" in last
+    assert "use portable, avx2, avx512 or avx512_vnni" in last
+
+
+def _cpu_flags() -> set[str]:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64" or not Path("/proc/cpuinfo").exists(),
+                    reason="checks the x86-64 CPU flags in /proc/cpuinfo")
+def test_vnni_flag_follows_cpu_flags_and_override(monkeypatch, hardware):
+    # The int8 kernels use VNNI when the CPU is avx512 with avx512_vnni and avx512vbmi and
+    # the override is unset, empty or avx512_vnni; avx512_vnni selects avx512 for the rest.
+    vnni = hardware == "avx512" and {"avx512_vnni", "avx512vbmi"} <= _cpu_flags()
+    for value in LEVELS + ["avx512_vnni", "", None]:
+        if value is None:
+            monkeypatch.delenv(ENV, raising=False)
+        else:
+            monkeypatch.setenv(ENV, value)
+        best = value in ("", None, "avx512_vnni")
+        want_isa = hardware if best else LEVELS[min(LEVELS.index(value), LEVELS.index(hardware))]
+        assert _C.cpu_isa() == want_isa
+        assert _C.cpu_int8_isa() == ("avx512_vnni" if vnni and best else want_isa)
 
 
 def _linear_inputs(batch: int):

@@ -17,7 +17,7 @@ import torch
 from compressor.cli import main
 from compressor.io.checkpoint import load_checkpoint
 
-# The main job's schedule (schedules/mnist_net_agp.yaml) made small: synthetic data of 16
+# The quick start's schedule (schedules/mnist_net_agp.yaml) made small: synthetic data of 16
 # batches per epoch, of which --max-batches-per-epoch keeps 3, so a resume that forgot the
 # cap would train whole epochs.
 MAIN_JOB = """\
@@ -39,7 +39,7 @@ policies:
   - {pruner: fc1_agp, starting_epoch: 0, ending_epoch: 2}
   - {lr_scheduler: decay}
 """
-# scripts/main-job.sh's flags (with a smaller batch cap)
+# scripts/quickstart.sh's flags (with a smaller batch cap)
 FLAGS = ("--max-batches-per-epoch", "3")
 CHECKPOINT_ORDER = ["dense_epoch_000.pt", "dense.pt", "epoch_000.pt", "epoch_001.pt", "epoch_002.pt",
                     "final.pt"]
@@ -70,8 +70,8 @@ def _assert_same_run(a: dict, b: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def main_job(tmp_path_factory):
-    """The schedule, and an uninterrupted run of it with the main job's flags."""
+def quickstart(tmp_path_factory):
+    """The schedule, and an uninterrupted run of it with the quick start's flags."""
     root = tmp_path_factory.mktemp("mainjob")
     schedule = root / "mnist_net_agp.yaml"
     schedule.write_text(MAIN_JOB)
@@ -84,8 +84,8 @@ def main_job(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", ["dense_epoch_000.pt", "dense.pt", "epoch_001.pt"])
-def test_killed_main_job_resumed_with_only_resume_from_is_bit_identical(main_job, tmp_path, kill_after):
-    schedule, reference = main_job
+def test_killed_quickstart_resumed_with_only_resume_from_is_bit_identical(quickstart, tmp_path, kill_after):
+    schedule, reference = quickstart
     out = tmp_path / "killed"
     target = out / "checkpoints" / kill_after
     with subprocess.Popen(_compress("--schedule", str(schedule), *FLAGS, "--out", str(out)),
@@ -106,8 +106,8 @@ def test_killed_main_job_resumed_with_only_resume_from_is_bit_identical(main_job
 
 
 @pytest.mark.slow
-def test_checkpoints_record_the_effective_settings(main_job):
-    _, reference = main_job
+def test_checkpoints_record_the_effective_settings(quickstart):
+    _, reference = quickstart
     state = _final(reference)
     settings = state["settings"]
     assert (settings["max_batches_per_epoch"], settings["epochs"], settings["seed"]) == (3, 3, 0)
@@ -121,9 +121,9 @@ def test_checkpoints_record_the_effective_settings(main_job):
 @pytest.mark.parametrize(("flag", "value", "stored"), [
     ("--max-batches-per-epoch", "5", "3"), ("--epochs", "6", "3"), ("--seed", "1", "0"),
     ("--data-dir", "/elsewhere", "none"), ("--threads", "7", "THREADS")])
-def test_override_contradicting_the_checkpoint_is_an_error_naming_both(main_job, tmp_path, capsys,
+def test_override_contradicting_the_checkpoint_is_an_error_naming_both(quickstart, tmp_path, capsys,
                                                                        flag, value, stored):
-    _, reference = main_job
+    _, reference = quickstart
     ckpt = reference / "checkpoints" / "dense.pt"
     if stored == "THREADS":
         stored = str(load_checkpoint(ckpt)["settings"]["threads"])
@@ -135,8 +135,8 @@ def test_override_contradicting_the_checkpoint_is_an_error_naming_both(main_job,
 
 
 @pytest.mark.slow
-def test_override_equal_to_the_checkpoint_is_accepted(main_job, tmp_path):
-    schedule, reference = main_job
+def test_override_equal_to_the_checkpoint_is_accepted(quickstart, tmp_path):
+    schedule, reference = quickstart
     ckpt = reference / "checkpoints" / "epoch_001.pt"
     threads = str(load_checkpoint(ckpt)["settings"]["threads"])
     out = tmp_path / "o"
@@ -147,8 +147,8 @@ def test_override_equal_to_the_checkpoint_is_accepted(main_job, tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_with_another_schedule_text_is_refused(main_job, tmp_path, capsys):
-    schedule, reference = main_job
+def test_resume_with_another_schedule_text_is_refused(quickstart, tmp_path, capsys):
+    schedule, reference = quickstart
     other = tmp_path / "other.yaml"
     other.write_text(schedule.read_text().replace("final_sparsity: 0.92", "final_sparsity: 0.9"))
     ckpt = reference / "checkpoints" / "epoch_001.pt"

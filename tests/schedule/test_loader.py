@@ -35,9 +35,9 @@ def test_valid_schedule_parses_into_typed_sections(write_schedule):
     assert schedule.pruners["fc_agp"].config.final_sparsity == 0.8
     assert schedule.lr_schedulers["step"].config.kwargs == {"step_size": 2, "gamma": 0.5}
     assert [p.kind for p in schedule.policies] == ["pruner", "pruner", "regularizer", "lr_scheduler"]
-    assert schedule.policies[0].active_epochs(4) == [0, 1, 2]
-    assert schedule.policies[1].active_epochs(4) == [1]
-    assert schedule.policies[3].active_epochs(4) == [0, 1, 2, 3]
+    assert list(schedule.policies[0].active(4)) == [0, 1, 2]
+    assert list(schedule.policies[1].active(4)) == [1]
+    assert list(schedule.policies[3].active(4)) == [0, 1, 2, 3]
 
 
 def test_pattern_matching_nothing_names_line_and_suggests(write_schedule):
@@ -225,5 +225,18 @@ def test_shipped_schedules_are_valid(name):
 
 def test_policy_active_epochs_frequency():
     p = PolicySection(starting_epoch=1, ending_epoch=8, frequency=3)
-    assert p.active_epochs(10) == [1, 4, 7]
-    assert PolicySection(epochs=[5, 2, 2]).active_epochs(10) == [2, 5]
+    assert list(p.active(10)) == [1, 4, 7]
+    assert list(PolicySection(epochs=[5, 2, 2]).active(10)) == [2, 5]
+
+
+def test_a_broken_component_is_reported_once(write_schedule):
+    path = write_schedule(VALID_SCHEDULE.replace("final_sparsity: 0.8", "final_sparsity: 1.8"))
+    err = errors_of(path)
+    keys = [p.key for p in err.problems]
+    assert keys == ["pruners.fc_agp.final_sparsity"], keys  # not also "no pruner named 'fc_agp'"
+
+
+def test_unknown_argument_without_close_match_lists_the_valid_ones(write_schedule):
+    path = write_schedule(VALID_SCHEDULE.replace("momentum: 0.9", "zzz: 0.9"))
+    (problem,) = errors_of(path).problems
+    assert problem.message.startswith("SGD takes no argument 'zzz'; valid: ")

@@ -121,3 +121,35 @@ def test_convert_times_a_layer_without_example_inputs():
     report = []
     convert(lin, time_budget=0.2, report=report)
     assert report[0].choice == "csr" and math.isfinite(report[0].times_ms["csr"])
+
+
+# ---- int8 ----------------------------------------------------------------------------------
+
+def test_convert_int8_times_int8_candidates_and_keeps_outputs_close():
+    from compressor.sparse import DenseLinearInt8, SparseLinearInt8
+
+    model = pruned_cnn()
+    with torch.no_grad():
+        model.head[3].weight.copy_(torch.randn(10, 256))  # a dense Linear: timed against dense int8
+    x = torch.randn(2, 3, 16, 16)
+    report = []
+    converted = convert(model, example_inputs=x, time_budget=1.0, report=report, dtype="int8",
+                        fuse_relu=True)
+    by_name = {r.name: r for r in report}
+    fc1, fc2 = by_name["head.1"], by_name["head.3"]
+    assert {"dense", "csr", "csr+w8", "csr+q8", "dense+q8"} <= set(fc1.times_ms)
+    assert set(fc2.times_ms) == {"dense", "dense+q8"} and fc2.reason == "measured"
+    assert all("+" not in k for r in report if r.kind == "Conv2d" for k in r.times_ms)
+    for r, module in ((fc1, converted.head[1]), (fc2, converted.head[3])):
+        kind = {"dense": nn.Linear, "dense+q8": DenseLinearInt8}.get(
+            r.choice, SparseLinearInt8 if "+" in r.choice else SparseLinear)
+        assert isinstance(module, kind), (r.choice, module)
+    with torch.no_grad():
+        want = model(x)
+        assert (converted(x) - want).abs().max() < 0.05 * want.abs().max()  # int8 rounding only
+    # the heuristic picks the int8 x int8 variant of its format
+    report = []
+    convert(model, measure=False, report=report, dtype="int8")
+    assert {r.name: r.choice for r in report}["head.1"] in ("csr+q8", "4x1+q8", "1x4+q8")
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        convert(model, dtype="float16")

@@ -12,7 +12,7 @@ from ...ops import gather_channels
 from ..masks import MaskStore
 from .plan import ThinningPlan
 from .recipe import Recipe, compose_entry, dense_entry, empty_recipe, set_thinning_recipe, thinning_recipe
-from .resize import Replaced, resize_module
+from .resize import Replaced, resize_module, retarget_optimizer
 
 __all__ = ["thin_model"]
 
@@ -49,20 +49,6 @@ def _module_changes(model: nn.Module, plan: ThinningPlan,
     return changes
 
 
-def _slice_optimizer(optimizer: torch.optim.Optimizer, replaced: list[Replaced]) -> None:
-    by_id = {id(r.old): r for r in replaced}
-    for group in optimizer.param_groups:
-        group["params"] = [by_id[id(p)].new if id(p) in by_id else p for p in group["params"]]
-    for r in replaced:
-        state = optimizer.state.pop(r.old, None)
-        if state is None:
-            continue
-        optimizer.state[r.new] = {
-            key: gather_channels(value, r.out, r.inp)
-            if isinstance(value, torch.Tensor) and value.shape == r.old.shape else value
-            for key, value in state.items()}
-
-
 def _slice_masks(masks: MaskStore | MutableMapping[str, torch.Tensor], model: nn.Module,
                  replaced: list[Replaced]) -> None:
     current = dict(masks.items())
@@ -75,8 +61,7 @@ def _slice_masks(masks: MaskStore | MutableMapping[str, torch.Tensor], model: nn
                              f"{tuple(r.old.shape)}")
         current[r.name] = gather_channels(mask, r.out, r.inp)
     if isinstance(masks, MaskStore):
-        # The store holds the parameter objects; bind it to the thinned ones.
-        masks.__init__(model)  # type: ignore[misc]
+        masks.rebind(model)
         for name, mask in current.items():
             masks.set(name, mask)
     else:
@@ -89,14 +74,15 @@ def thin_model(model: nn.Module, plan: ThinningPlan,
     """Remove the channels ``plan`` drops, in place, and return the model's recipe.
 
     Every Conv/Linear/BatchNorm module that loses slices (output channels, input
-    channels or both) is replaced by a smaller module of the same class under the same
-    name (so parameter names do not change); depthwise and grouped convs lose whole conv
-    groups (``groups`` follows; see :func:`~compressor.engine.thinning.resize.is_channel_grouped`)
-    channel count. With ``optimizer``, its ``param_groups`` then reference the new
-    parameters and per-parameter state shaped like a parameter (SGD ``momentum_buffer``,
-    Adam ``exp_avg`` / ``exp_avg_sq`` ...) is sliced the same way; with ``masks`` (a
-    ``MaskStore``, rebound to the new parameters, or a ``{name: mask}`` dict, updated in
-    place) the masks are sliced too.
+    channels or both) shrinks in place: the module stays the same object (references
+    to it and its hooks stay valid), its shrunk tensors are new parameters and buffers
+    under the same names. With ``optimizer``, its ``param_groups`` then hold the new
+    parameters (the optimizer object stays valid) and per-parameter state shaped like
+    a parameter (SGD ``momentum_buffer``, Adam ``exp_avg`` / ``exp_avg_sq`` ...) is
+    sliced the same way; with ``masks`` (a ``MaskStore``, rebound to the new
+    parameters, or a ``{name: mask}`` dict, updated in place) the masks are sliced too.
+    Depthwise and grouped convs lose whole conv groups (``groups`` follows; see
+    :func:`~compressor.engine.thinning.resize.is_channel_grouped`).
 
     Returns the recipe of all thinning applied to this model so far, indices relative
     to the original dense model (see :mod:`compressor.engine.thinning.recipe`); it is also
@@ -114,7 +100,7 @@ def thin_model(model: nn.Module, plan: ThinningPlan,
             groups = model.get_submodule(name).groups if "groups" in entry else None
             recipe["modules"][name] = compose_entry(entry, keep_out, keep_in, groups)
         if optimizer is not None:
-            _slice_optimizer(optimizer, replaced)
+            retarget_optimizer(optimizer, replaced)
         if masks is not None:
             _slice_masks(masks, model, replaced)
     set_thinning_recipe(model, recipe)

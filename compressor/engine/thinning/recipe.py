@@ -35,7 +35,15 @@ import torch
 from torch import nn
 
 from ...nn.scaling import base_class
-from .resize import ThinningError, check_resizable, is_channel_grouped, is_conv, resize_module, thinned_groups
+from .resize import (
+    ThinningError,
+    check_resizable,
+    is_channel_grouped,
+    is_conv,
+    resize_module,
+    retarget_optimizer,
+    thinned_groups,
+)
 
 __all__ = ["RECIPE_FORMAT", "Recipe", "apply_recipe", "compose_entry",
            "dense_entry", "empty_recipe", "set_thinning_recipe", "thinning_recipe",
@@ -113,7 +121,8 @@ def validate_recipe(recipe: object, source: str = "recipe") -> dict[str, dict[st
     return modules
 
 
-def apply_recipe(model: nn.Module, recipe: Recipe, source: str = "recipe") -> nn.Module:
+def apply_recipe(model: nn.Module, recipe: Recipe, source: str = "recipe",
+                 optimizer: torch.optim.Optimizer | None = None) -> nn.Module:
     """Replay ``recipe`` on a freshly built dense ``model`` of the same architecture (in
     place; returns the model), so that a thinned state dict loads into it::
 
@@ -122,7 +131,8 @@ def apply_recipe(model: nn.Module, recipe: Recipe, source: str = "recipe") -> nn
         model.load_state_dict(checkpoint["model"])
 
     The kept slices of the dense weights are kept (load the state dict for the trained
-    ones). The model remembers the recipe, so thinning it further composes.
+    ones). The model remembers the recipe, so thinning it further composes. With
+    ``optimizer`` (built on the dense model), it is pointed at the new parameters.
 
     Raises:
         ThinningError: the recipe is malformed, names a module the model does not have
@@ -159,8 +169,11 @@ def apply_recipe(model: nn.Module, recipe: Recipe, source: str = "recipe") -> nn
             if entry.get("groups") != want:
                 raise ThinningError(f"{where}: groups must be {want}, got {entry.get('groups')!r}")
         changes.append((name, keep_out, keep_in))
+    replaced = []
     with torch.no_grad():
         for name, keep_out, keep_in in changes:
-            resize_module(model, name, keep_out, keep_in)
+            replaced += resize_module(model, name, keep_out, keep_in)
+        if optimizer is not None:
+            retarget_optimizer(optimizer, replaced)
     set_thinning_recipe(model, recipe)
     return model

@@ -1,8 +1,8 @@
-"""Module surgery: a Conv / Linear / BatchNorm replaced by a smaller one of its class.
+"""Module surgery: a Conv / Linear / BatchNorm shrunk in place to the channels it keeps.
 
 :func:`resize_module` keeps given slices of a module's weight dims 0 and 1 (and of its
-bias and BatchNorm tensors, through the C++ gather ``compressor.ops.gather_channels``)
-and puts the smaller module under the same name. The predicates say which convs are
+bias and BatchNorm tensors, through the C++ gather ``compressor.ops.gather_channels``),
+in place: the module stays the same object, with smaller tensors. The predicates say which convs are
 channel-grouped (depthwise, or grouped with as many input as output channels: their
 channels pass through, so they lose whole conv groups). Plan execution
 (:mod:`.apply`) and recipe replay (:mod:`.recipe`) both resize through here.
@@ -19,7 +19,7 @@ from ...errors import CompressorError
 from ...ops import gather_channels
 
 __all__ = ["Replaced", "ThinningError", "check_resizable", "is_channel_grouped", "is_conv",
-           "is_depthwise", "resize_module", "thinned_groups"]
+           "is_depthwise", "resize_module", "retarget_optimizer", "thinned_groups"]
 
 
 class ThinningError(CompressorError):
@@ -70,20 +70,16 @@ def _pick(new: int | None, old: int) -> int:
     return old if new is None else new
 
 
-def _smaller(m: nn.Module, n_out: int | None, n_in: int | None) -> tuple[nn.Module, bool]:
-    """A module like ``m`` (on the meta device) with the new sizes; whether it is a
-    channel-grouped conv (depthwise or grouped with in == out: only its dim 0 is cut)."""
+def _new_sizes(m: nn.Module, n_out: int | None, n_in: int | None) -> tuple[dict[str, int], bool]:
+    """The size attributes ``m`` gets for ``n_out`` output / ``n_in`` input channels;
+    whether it is a channel-grouped conv (depthwise or grouped with in == out: only its
+    dim 0 is cut, its input channels follow)."""
     check_resizable(m)
-    tensors = [t for t in (*m.parameters(recurse=False), *m.buffers(recurse=False))
-               if t.is_floating_point()]
-    kwargs = {"device": "meta", "dtype": tensors[0].dtype if tensors else None}
     if isinstance(m, nn.Linear):
-        return type(m)(_pick(n_in, m.in_features), _pick(n_out, m.out_features),
-                       bias=m.bias is not None, **kwargs), False
+        return {"in_features": _pick(n_in, m.in_features),
+                "out_features": _pick(n_out, m.out_features)}, False
     if isinstance(m, nn.modules.batchnorm._BatchNorm):
-        return type(m)(_pick(n_out, m.num_features), eps=m.eps, momentum=m.momentum,
-                       affine=m.affine, track_running_stats=m.track_running_stats,
-                       **kwargs), False
+        return {"num_features": _pick(n_out, m.num_features)}, False
     channel_grouped = is_channel_grouped(m)
     groups = m.groups
     if channel_grouped:
@@ -99,39 +95,55 @@ def _smaller(m: nn.Module, n_out: int | None, n_in: int | None) -> tuple[nn.Modu
     elif groups != 1:
         raise ThinningError(f"cannot thin a grouped conv (groups={groups}) whose input and output "
                             f"channel counts differ ({m.in_channels} → {m.out_channels})")
-    return type(m)(_pick(n_in, m.in_channels), _pick(n_out, m.out_channels), m.kernel_size,
-                   stride=m.stride, padding=m.padding, dilation=m.dilation, groups=groups,
-                   bias=m.bias is not None, padding_mode=m.padding_mode, **kwargs), channel_grouped
+    return {"in_channels": _pick(n_in, m.in_channels), "out_channels": _pick(n_out, m.out_channels),
+            "groups": groups}, channel_grouped
 
 
 def resize_module(model: nn.Module, name: str, keep_out: torch.Tensor | None,
                   keep_in: torch.Tensor | None) -> list[Replaced]:
-    """Replace module ``name`` by a smaller one of the same class holding only the kept
-    slices: ``keep_out`` of weight dim 0 (and bias, batchnorm tensors), ``keep_in`` of
-    weight dim 1 (None keeps a dim whole). Unchanged tensors stay the same objects.
-    Returns the tensors that changed."""
+    """Shrink module ``name`` in place to the kept slices: ``keep_out`` of weight dim 0
+    (and bias, batchnorm tensors), ``keep_in`` of weight dim 1 (None keeps a dim whole).
+
+    The module stays the same Python object (references to it and its hooks stay
+    valid); its size attributes (``out_channels``, ``in_features``, ``groups``, ...)
+    follow, and each tensor that shrinks is a new parameter or buffer under the same
+    name (a new parameter, because autograd keeps a parameter's shape for as long as
+    any graph that used it lives). Returns the tensors that changed, so an optimizer
+    can be pointed at the new parameters (``thin_model`` does)."""
     if not name:
-        raise ThinningError("cannot replace the model itself; thin a model that contains it")
-    old = model.get_submodule(name)
-    new, channel_grouped = _smaller(old, None if keep_out is None else len(keep_out),
-                              None if keep_in is None else len(keep_in))
+        raise ThinningError("cannot resize the model itself; thin a model that contains it")
+    module = model.get_submodule(name)
+    sizes, channel_grouped = _new_sizes(module, None if keep_out is None else len(keep_out),
+                                        None if keep_in is None else len(keep_in))
     replaced = []
-    for store_old, store_new, is_param in ((old._parameters, new._parameters, True),
-                                           (old._buffers, new._buffers, False)):
-        for key, tensor in store_old.items():
+    for store, is_param in ((module._parameters, True), (module._buffers, False)):
+        for key, tensor in list(store.items()):
             if tensor is None:
-                store_new[key] = None
                 continue
             out = keep_out if tensor.dim() >= 1 and key != "num_batches_tracked" else None
             inp = keep_in if key == "weight" and tensor.dim() >= 2 and not channel_grouped else None
             if out is None and inp is None:
-                store_new[key] = tensor
                 continue
             data = gather_channels(tensor.detach(), out, inp)
             value = nn.Parameter(data, requires_grad=tensor.requires_grad) if is_param else data
-            store_new[key] = value
+            store[key] = value
             replaced.append(Replaced(f"{name}.{key}", tensor, value, out, inp))
-    new.train(old.training)
-    parent, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent), child, new)
+    for attr, value in sizes.items():
+        setattr(module, attr, value)
     return replaced
+
+
+def retarget_optimizer(optimizer: torch.optim.Optimizer, replaced: list[Replaced]) -> None:
+    """Point ``optimizer`` at the new parameters and slice their state shaped like a
+    parameter (SGD momentum, Adam's moments) the same way."""
+    by_id = {id(r.old): r for r in replaced}
+    for group in optimizer.param_groups:
+        group["params"] = [by_id[id(p)].new if id(p) in by_id else p for p in group["params"]]
+    for r in replaced:
+        state = optimizer.state.pop(r.old, None)
+        if state is None:
+            continue
+        optimizer.state[r.new] = {
+            key: gather_channels(value, r.out, r.inp)
+            if isinstance(value, torch.Tensor) and value.shape == r.old.shape else value
+            for key, value in state.items()}

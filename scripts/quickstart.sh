@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job, from a fresh clone: set up, get Fashion-MNIST, prune mnist_net with AGP.
+# Quick start from a fresh clone: set up, get Fashion-MNIST, prune mnist_net with AGP
+# (schedules/mnist_net_agp.yaml, capped at 150 batches per epoch).
 # Extra arguments go to `compress` (e.g. --out DIR, --threads N).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,10 +9,10 @@ bash scripts/setup.sh
 DATA=/usr/share/datasets/fashion-mnist
 if [ ! -f "$DATA/train-images-idx3-ubyte.gz" ]; then
   if [ "$(id -u)" = 0 ]; then
-    echo "main-job: installing the Debian package dataset-fashion-mnist"
+    echo "quickstart: installing the Debian package dataset-fashion-mnist"
     (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null
   else
-    echo "main-job: Fashion-MNIST is missing; run: sudo apt-get install dataset-fashion-mnist" >&2
+    echo "quickstart: Fashion-MNIST is missing; run: sudo apt-get install dataset-fashion-mnist" >&2
     exit 2
   fi
 fi
