@@ -14,6 +14,7 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["PLOTS", "write_plots"]
 
@@ -43,6 +44,7 @@ def _top1(report: dict, path: Path) -> None:
     if report.get("final"):
         ax.axhline(report["final"]["top1"], color="grey", linestyle=":", label="final")
     ax.set(xlabel="epoch (dense, then compression)", ylabel="top-1 (%)", title="Top-1 accuracy")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend()
     fig.savefig(path)
@@ -52,10 +54,13 @@ def _sparsity(report: dict, path: Path) -> None:
     epochs = [e for e in report["epochs"] if e.get("sparsity")]
     fig, ax = _figure()
     x = [e["epoch"] for e in epochs]
-    for key, label in (("target", "target (pruned tensors)"), ("actual", "pruned tensors"),
-                       ("total", "all parameters")):
-        ax.plot(x, [100 * e["sparsity"][key] for e in epochs], marker="o", label=label)
+    target_style = {"linestyle": "--", "color": "black", "zorder": 3}  # on top of the measured lines
+    for key, label, style in (("target", "target (pruned tensors)", target_style),
+                              ("actual", "pruned tensors", {"marker": "o"}),
+                              ("total", "all parameters", {"marker": "s", "markersize": 4})):
+        ax.plot(x, [100 * e["sparsity"][key] for e in epochs], label=label, **style)
     ax.set(xlabel="compression epoch", ylabel="zeros (%)", title="Sparsity", ylim=(0, 100))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend()
     fig.savefig(path)
@@ -82,7 +87,7 @@ def _layers(report: dict, path: Path) -> None:
 
 def _structure(report: dict, path: Path) -> None:
     totals = report["structure"]["totals"]
-    fig, axes = Figure(figsize=(6.4, 3.2), dpi=100, layout="constrained"), None
+    fig = Figure(figsize=(6.4, 3.2), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2)
     for ax, key, label in ((axes[0], "params", "parameters"), (axes[1], "macs", "MACs per sample")):
