@@ -22,10 +22,27 @@ from ..engine.thinning import TOTAL, count_macs
 from ..errors import CompressorError, DataError
 from ..io.spec import example_for
 from ..runner.train import evaluate
+from ..schedule import ScheduleError, read_schedule
 from .ort import ORT, OrtModel, onnx_reference
 from .variants import build_variants
 
 __all__ = ["check_positive", "run_bench", "time_model"]
+
+
+def _test_split(state: dict, data_dir: str | None, limit: int | None):
+    """The checkpoint's test data: a built-in set loaded into memory, or the val/ images of
+    an image folder (the run's directory and normalisation, read from its schedule)."""
+    spec = state["model_spec"]
+    if not data_mod.is_image_folder(spec["dataset"]):
+        return data_mod.load_split(spec["dataset"], "test", data_dir, limit=limit)
+    stored = state.get("schedule") or {}
+    schedule, _ = read_schedule(stored.get("path", "schedule"), text=stored.get("text", ""))
+    d = schedule.data
+    if d is None:
+        raise DataError("the checkpoint does not record its image folder; give --data-dir")
+    directory = data_dir or (state.get("settings") or {}).get("data_dir") or d.dir
+    return data_mod.load_folder_split(directory, "test", image_size=spec["image_size"], mean=d.mean,
+                                      std=d.std, workers=d.workers, limit=limit)
 
 
 def _sizes(model: nn.Module) -> tuple[int, int]:
@@ -81,10 +98,10 @@ def run_bench(path: str, *, batch_sizes=(1, 32), threads=(1,), runs: int = 50, w
         described_by[ORT] = variants["dense"]
     split = None
     try:
-        split = data_mod.load_split(spec["dataset"], "test", data_dir, limit=test_samples)
-    except DataError as exc:
+        split = _test_split(state, data_dir, test_samples)
+    except (DataError, ScheduleError) as exc:
         log(f"bench: no accuracy ({exc})")
-    if split is not None and split.images.shape[1:] != example.shape[1:]:
+    if isinstance(split, data_mod.Split) and split.images.shape[1:] != example.shape[1:]:
         log(f"bench: no accuracy (the {spec['dataset']} test images are "
             f"{'x'.join(map(str, split.images.shape[1:]))}, the model takes "
             f"{'x'.join(map(str, example.shape[1:]))})")

@@ -102,7 +102,7 @@ def test_own_model_image_folder_and_weights_through_the_cli(own_run, capsys):
 
 
 @pytest.mark.slow
-def test_own_model_resumes_and_thins_offline(own_run, tmp_path, monkeypatch):
+def test_own_model_resumes_thins_and_benches_from_elsewhere(own_run, tmp_path, monkeypatch):
     root, out, _ = own_run
     monkeypatch.chdir(tmp_path)  # rebuilt from the recorded absolute path, not the schedule's
     assert run_cli("--resume-from", str(out / "checkpoints" / "epoch_000.pt"),
@@ -113,3 +113,8 @@ def test_own_model_resumes_and_thins_offline(own_run, tmp_path, monkeypatch):
     assert main(["thin", str(out / "checkpoints" / "epoch_000.pt"), "--out",
                  str(tmp_path / "thin.pt")]) == 0
     assert compressor.load(tmp_path / "thin.pt")(torch.randn(1, 3, 16, 20)).shape == (1, 3)
+    assert main(["bench", str(out / "checkpoints" / "final.pt"), "--no-onnx", "--batch-sizes", "1",
+                 "--runs", "2", "--warmup", "1", "--budget", "1", "--json", str(tmp_path / "b.json")]) == 0
+    bench = json.loads((tmp_path / "b.json").read_text())
+    # the final model was thinned in the run; every variant is scored on the image folder's val/
+    assert all(0 <= v["top1"] <= 100 for v in bench["variants"].values()) and "thinned" in bench["variants"]
