@@ -39,6 +39,7 @@ class _Parser(argparse.ArgumentParser):
             return text
         run_help = self.run_parser.format_help()
         options = run_help[run_help.index("options:"):].split("\n", 1)[1]
+        options = "\n".join(line for line in options.split("\n") if not line.startswith("  -h, --help"))
         return (f"{text}\nrun options (compress --schedule FILE [options], the same as "
                 f"`compress run`):\n{options}")
 

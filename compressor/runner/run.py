@@ -165,6 +165,8 @@ class CompressionRun:
         if self.max_batches is not None and self.max_batches < 1:
             raise CompressorError(f"--max-batches-per-epoch must be at least 1, got {self.max_batches}")
         settings["epochs"] = training.epochs
+        if settings["data_dir"] is None:  # the schedule's, made absolute: resumable from anywhere
+            settings["data_dir"] = normalize_data_dir(schedule.data.dir)
         self.settings = settings
         self.history: list[dict] = []
         self.dense_metrics: dict | None = None

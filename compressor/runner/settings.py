@@ -47,7 +47,7 @@ def check_device(name: str) -> torch.device:
 
 def _shown(key: str, value: object) -> str:
     if value is None:
-        return {"data_dir": "none (the schedule's data.dir, or the data set's default place)",
+        return {"data_dir": "none (the data set's default place)",
                 "max_batches_per_epoch": "none (whole epochs)"}.get(key, "none")
     return str(value)
 
