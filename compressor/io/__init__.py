@@ -5,7 +5,9 @@
 2. :mod:`.spec`  a checkpoint's ``model_spec`` → the model (recipe, weights, masks);
 3. :mod:`.load`  ``compressor.load(path)``: rebuilds any checkpoint, by its phase;
 4. offline tools that write inference checkpoints: :mod:`.thin` (``compress thin``)
-   and :mod:`.sparse` (``compress sparse``, and reading such checkpoints back).
+   and :mod:`.sparse` (``compress sparse``, and reading such checkpoints back);
+5. :mod:`.weights`  ``model.weights``: plain state_dict files (torchvision, timm) loaded
+   weights-only, the classifier replaced when the class count differs.
 """
 
 from .checkpoint import Phase, is_sparse_state, load_checkpoint, save_checkpoint
